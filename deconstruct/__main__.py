@@ -1,0 +1,5 @@
+import sys
+
+from deconstruct.cli import main
+
+sys.exit(main())

@@ -1,0 +1,359 @@
+"""The user's entry points: :func:`deconstruct`, :class:`Deconstructor` and the :class:`Deconstruction` result.
+
+Stages, in order: ``separate`` (stems), ``analyze`` (effects and parameters per stem), ``remove`` (dry stems),
+then optional renders of the dry stems (or the stems, when removal did not run): upmixes to loudspeaker,
+binaural or ambisonic formats and a stereo remix. The in-memory API holds whole arrays;
+:meth:`Deconstructor.run_to_folder` (what the CLI calls) streams the separation from the input file into the
+output files chunk by chunk, then runs the later stages one stem at a time. Stages that did not run are absent
+from the result and the report, never faked.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import soundfile as sf
+import torch
+
+from deconstruct.audio import SUBTYPES, Audio, encode_for_bit_depth, load_audio, save_audio
+from deconstruct.errors import InputError
+from deconstruct.outputs import OutputFolder
+from deconstruct.report import build_report, level_entry, meter_entry
+from deconstruct.reporting import deconstruction_audio, write_deconstruction_html
+from deconstruct.separation import Separator
+from deconstruct.streaming import FileReader, LevelMeter
+
+STAGES = ("separate", "analyze", "remove")
+REMIX = "remix"
+
+
+@dataclass(frozen=True)
+class Deconstruction:
+    """The result of deconstructing one song.
+
+    Attributes:
+        mixture: the input audio.
+        stems: separated stems by name, at the input's rate and channel count.
+        models: per stage, ``{name, sha256, source}`` of the model used.
+        timings_s: per stage, wall-clock seconds.
+        source: the input file, when there was one.
+        analyses: per stem, the :class:`~deconstruct.analysis.StemAnalysis` (``None``: analysis did not run).
+        dry_stems: per stem, the dry estimate (``None``: removal did not run).
+        removals: per stem, the removals applied, JSON-ready (``None``: removal did not run).
+        renders: per format (``"5.1"``, ``"binaural"``, ``"remix"``...), the rendered audio.
+        render_channels: per format, its channel labels in file order.
+    """
+
+    mixture: Audio
+    stems: dict[str, Audio]
+    models: dict[str, dict[str, str]]
+    timings_s: dict[str, float]
+    source: str | None = None
+    analyses: dict[str, Any] | None = None
+    dry_stems: dict[str, Audio] | None = None
+    removals: dict[str, list[dict[str, Any]]] | None = None
+    renders: dict[str, Audio] = field(default_factory=dict)
+    render_channels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def resynthesize(self) -> tuple[Audio, dict[str, float]]:
+        """Re-apply the estimated effect chains to the dry stems and sum them.
+
+        Returns:
+            the resynthesised mixture and its distance to the input mixture: ``sdr_db`` (whole-signal SDR) and
+            ``mrstft`` (multi-resolution STFT distance, the meaningful one for modulated and reverberant effects).
+
+        Raises:
+            InputError: analysis and removal did not both run.
+        """
+        if self.analyses is None or self.dry_stems is None:
+            raise InputError("resynthesis needs the analyze and remove stages; run them first")
+        return resynthesize(self.mixture, self.dry_stems, self.analyses)
+
+    def report(self, files: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The ``report.json`` content (schema 1); ``files`` maps ``stems/x``, ``dry/x``, ``render/x`` to paths."""
+        files = files or {}
+        stems = {}
+        for name, audio in self.stems.items():
+            entry = level_entry(audio, files.get(f"stems/{name}"))
+            entry.update(_later_stages(name, self.analyses, self.dry_stems, self.removals, files))
+            stems[name] = entry
+        extras = {}
+        if self.renders:
+            extras["renders"] = {fmt: {"file": files.get(f"render/{fmt}"), "channels": list(self.render_channels[fmt])}
+                                 for fmt in self.renders}
+        if self.analyses is not None and self.dry_stems is not None:
+            extras["resynthesis"] = self.resynthesize()[1]
+        return build_report(self.source, level_entry(self.mixture), self.mixture.sample_rate, self.mixture.channels,
+                            self.mixture.duration_s, self.models, self.timings_s, stems, extras)
+
+    def save(self, out_dir: str | os.PathLike, overwrite: bool = False, bit_depth: str = "float32") -> Path:
+        """Write ``stems/``, ``dry/``, ``render/``, ``report.json`` and ``report.html`` into ``out_dir`` atomically."""
+        with OutputFolder(out_dir, overwrite=overwrite) as folder:
+            files: dict[str, str] = {}
+            for kind, audios in (("stems", self.stems), ("dry", self.dry_stems or {})):
+                for name, audio in audios.items():
+                    save_audio(audio, folder.temp_path(f"{kind}/{name}.wav"), bit_depth=bit_depth)
+                    files[f"{kind}/{name}"] = f"{kind}/{name}.wav"
+            for fmt, audio in self.renders.items():
+                files[f"render/{fmt}"] = write_render(folder, fmt, audio)
+            report = self.report(files)
+            folder.write_json("report.json", report)
+            write_deconstruction_html(report, deconstruction_audio(self.mixture, self.stems, self.dry_stems),
+                                      folder.temp_path("report.html"))
+        return Path(out_dir)
+
+
+def _later_stages(name: str, analyses, dry_stems, removals, files: Mapping[str, str]) -> dict[str, Any]:
+    entry: dict[str, Any] = {}
+    if analyses is not None:
+        entry["analysis"] = analyses[name].to_dict()
+    if dry_stems is not None:
+        entry["dry"] = level_entry(dry_stems[name], files.get(f"dry/{name}"))
+    if removals is not None:
+        entry["removals"] = removals[name]
+    return entry
+
+
+def resynthesize(mixture: Audio, dry_stems: Mapping[str, Audio], analyses: Mapping[str, Any]
+                 ) -> tuple[Audio, dict[str, float]]:
+    """Sum of the dry stems with their estimated chains re-applied, and its distance to ``mixture``."""
+    from deconstruct.effects.chain import chain_from_estimates
+    from deconstruct.effects.render import render_chain
+    from deconstruct.metrics import global_sdr, mrstft_distance
+
+    total = torch.zeros_like(mixture.samples)
+    for name, dry in dry_stems.items():
+        chain = chain_from_estimates(list(analyses[name]))
+        total += torch.as_tensor(render_chain(dry.samples, dry.sample_rate, chain))[:, :total.shape[-1]]
+    mix = mixture.samples.unsqueeze(0)
+    scores = {"sdr_db": round(float(global_sdr(mix, total.unsqueeze(0)).mean()), 3),
+              "mrstft": round(float(mrstft_distance(mix, total.unsqueeze(0))), 4)}
+    return Audio(total, mixture.sample_rate), scores
+
+
+def write_render(folder: OutputFolder, fmt: str, audio: Audio) -> str:
+    """Stage a render file (multichannel formats carry their WAVE channel mask); returns its relative path."""
+    from deconstruct.spatial import channel_mask, write_wav_extensible
+
+    relative = f"render/{fmt}.wav"
+    mask = channel_mask(fmt) if fmt != REMIX else channel_mask("2.0")
+    write_wav_extensible(folder.temp_path(relative), audio.samples, audio.sample_rate, mask, overwrite=True)
+    return relative
+
+
+class Deconstructor:
+    """Loads the stage models once and deconstructs many songs.
+
+    Args:
+        separation_model: shipped name, checkpoint path, or ``None`` for the default.
+        stages: stages to run, in pipeline order: ``separate``, ``analyze``, ``remove`` (``remove`` needs
+            ``analyze``: it undoes the detected effects).
+        device: ``"cpu"``, ``"cuda"`` or ``None`` (CUDA when available).
+        shifts: test-time shifts for separation (0 = off).
+        chunk_s: chunk length for chunked separation, seconds.
+        analysis_model: analysis model name or path (``None``: shipped default).
+        removal_model: removal model name or path (``None``: shipped default).
+        upmix: formats to render (``"5.1"``, ``"7.1"``, ``"7.1.4"``, ``"binaural"``, ``"foa"``, ``"hoa2"``,
+            ``"hoa3"``, ``"2.0"``).
+        placement: placement preset name or JSON (path, text or mapping) for the upmixes.
+        hrtf: SOFA file for binaural (``None``: the shipped MIT KEMAR set).
+        remix: remix console settings (JSON path, text or mapping), rendered to stereo as ``render/remix.wav``.
+    """
+
+    def __init__(self, separation_model: str | os.PathLike | None = None, stages: tuple[str, ...] = STAGES,
+                 device: str | None = None, shifts: int = 0, chunk_s: float = 20.0,
+                 analysis_model: str | os.PathLike | None = None, removal_model: str | os.PathLike | None = None,
+                 upmix: tuple[str, ...] = (), placement: Any = "stage", hrtf: str | os.PathLike | None = None,
+                 remix: Any = None) -> None:
+        self.stages = _check_stages(stages)
+        self.separator = Separator(separation_model, device=device, shifts=shifts, chunk_s=chunk_s)
+        self.analyzer = self.remover = None
+        if "analyze" in self.stages:
+            from deconstruct.analysis import EffectAnalyzer
+
+            self.analyzer = EffectAnalyzer(analysis_model, device=device)
+        if "remove" in self.stages:
+            from deconstruct.removal import EffectRemover
+
+            self.remover = EffectRemover(removal_model, device=device)
+        from deconstruct.spatial import Upmixer, load_remix_settings
+
+        self.upmixers = {fmt: Upmixer(fmt, placement, hrtf) for fmt in dict.fromkeys(upmix)}
+        self.remix_settings = load_remix_settings(remix) if remix is not None else None
+
+    def _models(self) -> dict[str, dict[str, str]]:
+        models = {"separation": self.separator.resolved}
+        if self.analyzer is not None:
+            models["analysis"] = self.analyzer.resolved
+        if self.remover is not None:
+            models["removal"] = self.remover.resolved
+        return {stage: {"name": r.name, "sha256": r.sha256, "source": r.source} for stage, r in models.items()}
+
+    def run(self, song: str | os.PathLike | Audio) -> Deconstruction:
+        """Deconstruct a file path or an in-memory :class:`Audio`."""
+        mixture = song if isinstance(song, Audio) else load_audio(song)
+        source = None if isinstance(song, Audio) else str(song)
+        started = time.perf_counter()
+        stems = self.separator.separate(mixture)
+        timings = {"separation": round(time.perf_counter() - started, 3)}
+        analyses, dry, removals = self._later_stages(stems, timings)
+        renders, channels = self._renders(dry or stems, analyses, timings)
+        return Deconstruction(mixture, stems, self._models(), timings, source, analyses, dry, removals, renders,
+                              channels)
+
+    def _later_stages(self, stems: Mapping[str, Audio], timings: dict[str, float], sink=None):
+        """Analysis and removal, one stem at a time; ``sink(name, dry)`` may take each dry stem away."""
+        analyses = {} if self.analyzer is not None else None
+        dry = {} if self.remover is not None else None
+        removals = {} if self.remover is not None else None
+        for name, audio in stems.items():
+            if self.analyzer is not None:
+                started = time.perf_counter()
+                analyses[name] = self.analyzer.analyze(audio)
+                timings["analysis"] = round(timings.get("analysis", 0.0) + time.perf_counter() - started, 3)
+            if self.remover is not None:
+                started = time.perf_counter()
+                result = self.remover.remove(audio, list(analyses[name]), mode="detected")
+                timings["removal"] = round(timings.get("removal", 0.0) + time.perf_counter() - started, 3)
+                removals[name] = result.to_dict()
+                dry[name] = sink(name, result.audio) if sink else result.audio
+        return analyses, dry, removals
+
+    def _renders(self, stems: Mapping[str, Audio], analyses: Mapping[str, Any] | None,
+                 timings: dict[str, float]) -> tuple[dict[str, Audio], dict[str, tuple[str, ...]]]:
+        renders, channels = {}, {}
+        started = time.perf_counter()
+        estimates = reverb_estimates(analyses) if analyses else None
+        for fmt, upmixer in self.upmixers.items():
+            renders[fmt], channels[fmt] = upmixer.render(stems, estimates), upmixer.labels
+        if self.remix_settings is not None:
+            from deconstruct.spatial import remix
+
+            renders[REMIX], channels[REMIX] = remix(stems, self.remix_settings), ("L", "R")
+        if renders:
+            timings["render"] = round(time.perf_counter() - started, 3)
+        return renders, channels
+
+    def run_to_folder(self, song: str | os.PathLike, out_dir: str | os.PathLike, overwrite: bool = False,
+                      bit_depth: str = "float32", progress: Callable[[int, int], None] | None = None) -> Path:
+        """Stream a song file through the stages into ``out_dir``.
+
+        Separation streams chunk by chunk from the input file into the stem files (flat memory); analysis and
+        removal then take one stem at a time.
+
+        Args:
+            progress: called with (samples done, total samples) after each separated block.
+        """
+        reader = FileReader(song)
+        folder = OutputFolder(out_dir, overwrite=overwrite)
+        try:
+            names = self.separator.stems
+            paths = {name: folder.temp_path(f"stems/{name}.wav") for name in names}
+            writers = {name: sf.SoundFile(str(paths[name]), "w", reader.sample_rate, reader.channels,
+                                          subtype=SUBTYPES[bit_depth], format="WAV") for name in names}
+            meters = {name: LevelMeter(reader.sample_rate, reader.channels) for name in ["mixture", *names]}
+            done, started = 0, time.perf_counter()
+            for block in self.separator.stream(reader):
+                length = block.shape[-1]
+                meters["mixture"].update(reader.read(done, done + length))
+                for index, name in enumerate(names):
+                    writers[name].write(encode_for_bit_depth(block[index], bit_depth, name, seed=done))
+                    meters[name].update(block[index])
+                done += length
+                if progress:
+                    progress(done, reader.num_samples)
+            for writer in writers.values():
+                writer.close()
+            timings = {"separation": round(time.perf_counter() - started, 3)}
+            files = {f"stems/{name}": f"stems/{name}.wav" for name in names}
+            stems = _LazyStems(paths)
+            dry_files: dict[str, Path] = {}
+
+            def keep_dry(name: str, audio: Audio) -> Audio:
+                dry_files[name] = folder.temp_path(f"dry/{name}.wav")
+                save_audio(audio, dry_files[name], bit_depth=bit_depth)
+                files[f"dry/{name}"] = f"dry/{name}.wav"
+                return audio
+
+            analyses, dry, removals = self._later_stages(stems, timings, sink=keep_dry)
+            wanted = self.upmixers or self.remix_settings is not None
+            renders, channels = self._renders(dry or stems.load_all(), analyses, timings) if wanted else ({}, {})
+            for fmt, audio in renders.items():
+                files[f"render/{fmt}"] = write_render(folder, fmt, audio)
+            entries = {}
+            for name in names:
+                entry = meter_entry(meters[name], files[f"stems/{name}"])
+                entry.update(_later_stages(name, analyses, dry, removals, files))
+                entries[name] = entry
+            extras: dict[str, Any] = {}
+            if renders:
+                extras["renders"] = {fmt: {"file": files[f"render/{fmt}"], "channels": list(channels[fmt])}
+                                     for fmt in renders}
+            if analyses is not None and dry is not None:
+                mixture = load_audio(song)
+                extras["resynthesis"] = resynthesize(mixture, dry, analyses)[1]
+            report = build_report(str(song), meter_entry(meters["mixture"]), reader.sample_rate, reader.channels,
+                                  reader.num_samples / reader.sample_rate, self._models(), timings, entries, extras)
+            folder.write_json("report.json", report)
+            write_deconstruction_html(report, deconstruction_audio(song, paths, dry_files),
+                                      folder.temp_path("report.html"))
+            folder.commit()
+        except BaseException:
+            folder.abort()
+            raise
+        finally:
+            reader.close()
+        return Path(out_dir)
+
+
+class _LazyStems(Mapping[str, Audio]):
+    """Stem files read one at a time when a later stage asks for them (not all held at once)."""
+
+    def __init__(self, paths: Mapping[str, Path]) -> None:
+        self.paths = dict(paths)
+
+    def __getitem__(self, name: str) -> Audio:
+        data, rate = sf.read(str(self.paths[name]), dtype="float32", always_2d=True)
+        return Audio(torch.from_numpy(data.T.copy()), rate)
+
+    def __iter__(self):
+        return iter(self.paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def load_all(self) -> dict[str, Audio]:
+        return {name: self[name] for name in self.paths}
+
+
+def reverb_estimates(analyses: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """Per stem, the detected reverb's descriptors the upmixer's ambience uses (``rt60_s``, ``drr_db``)."""
+    out = {}
+    for name, analysis in analyses.items():
+        reverb = analysis["reverb"]
+        if reverb.detected:
+            found = {key: float(reverb.params[key]) for key in ("rt60_s", "drr_db") if key in reverb.params}
+            if found:
+                out[name] = found
+    return out
+
+
+def _check_stages(stages: tuple[str, ...]) -> tuple[str, ...]:
+    stages = tuple(stages)
+    unknown = [stage for stage in stages if stage not in STAGES]
+    if unknown:
+        raise InputError(f"unknown stage(s) {', '.join(unknown)}; available: {', '.join(STAGES)}")
+    if "separate" not in stages:
+        raise InputError("the separate stage is needed: the later stages work on its stems")
+    if "remove" in stages and "analyze" not in stages:
+        raise InputError("the remove stage undoes the effects the analyze stage detects; add analyze to --stages")
+    return tuple(stage for stage in STAGES if stage in stages)
+
+
+def deconstruct(song: str | os.PathLike | Audio, **options: Any) -> Deconstruction:
+    """Deconstruct one song with the default models (options as :class:`Deconstructor`)."""
+    return Deconstructor(**options).run(song)

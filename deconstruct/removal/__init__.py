@@ -1,0 +1,11 @@
+"""Stage 3: removal of detected effects from each stem, one remover per catalog effect, in reverse catalog order.
+
+Signal-processing inverses where they are exact or cheaper (EQ, compressor and limiter from estimated parameters,
+the distortion's ``atanh``, the feedback delay's IIR inverse with a cepstral estimate) and small STFT networks
+where they are not (reverb, chorus); see :mod:`deconstruct.removal.removers`.
+"""
+
+from deconstruct.removal.remover import DSP_ONLY, MODES, EffectRemover, RemovalResult, remove
+from deconstruct.removal.removers import Removal
+
+__all__ = ["DSP_ONLY", "MODES", "EffectRemover", "Removal", "RemovalResult", "remove"]

@@ -1,0 +1,102 @@
+"""The separation stage: a load-once :class:`Separator` and the one-shot :func:`separate`.
+
+Any sample rate and mono or stereo input: each chunk is resampled to the model's rate, adapted to its channel
+count, separated, and brought back, so stems come out at the input's rate and channel count. Long inputs run in
+overlapping chunks crossfaded together (:func:`deconstruct.streaming.overlap_add`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import torch
+
+from deconstruct.audio import Audio, resample
+from deconstruct.devices import pick_device
+from deconstruct.models.registry import ResolvedModel, resolve
+from deconstruct.models.separation_nets import build_separation_net
+from deconstruct.streaming import BlockReader, TensorReader, overlap_add
+
+
+class Separator:
+    """Separates mixtures into the stems a model was trained on.
+
+    Args:
+        model: a shipped model name, a checkpoint path, or ``None`` for the default.
+        device: ``"cpu"``, ``"cuda"`` or ``None`` (CUDA when available).
+        chunk_s: chunk length in seconds for overlap-add inference.
+        overlap_s: crossfade between chunks in seconds.
+        shifts: test-time random shifts to average (0 = off), as Demucs's ``shifts``.
+    """
+
+    def __init__(self, model: str | os.PathLike | None = None, device: str | None = None, chunk_s: float = 20.0,
+                 overlap_s: float = 1.0, shifts: int = 0) -> None:
+        self.resolved: ResolvedModel = resolve("separation", model)
+        config = self.resolved.config
+        self.stems: list[str] = list(config["stems"])
+        self.sample_rate: int = int(config["sample_rate"])
+        self.model_channels: int = int(config.get("channels", 2))
+        self.device = pick_device(device)
+        self.net = build_separation_net(config)
+        self.net.load_state_dict(self.resolved.state_dict, strict=True)
+        self.net.eval().to(self.device)
+        self.chunk_s, self.overlap_s, self.shifts = chunk_s, overlap_s, int(shifts)
+
+    @property
+    def name(self) -> str:
+        return self.resolved.name
+
+    @torch.inference_mode()
+    def separate_block(self, block: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        """Separate one block.
+
+        Shape:
+            block: ``[C, T]`` at ``sample_rate`` → ``[S, C, T]`` at the same rate and channel count.
+        """
+        channels, length = block.shape
+        x = resample(block, sample_rate, self.sample_rate).to(self.device)
+        if self.model_channels == 1:  # a mono model runs on every channel
+            out = self._run_shifted(x.unsqueeze(1)).transpose(0, 1)[:, :, 0]  # [S, C, T']
+        elif channels == self.model_channels:
+            out = self._run_shifted(x.unsqueeze(0))[0]
+        else:  # mono input to a stereo model: duplicate, then fold back to mono
+            out = self._run_shifted(x.expand(self.model_channels, -1).unsqueeze(0))[0].mean(1, keepdim=True)
+        out = out.cpu()
+        if sample_rate == self.sample_rate:
+            return out
+        out = resample(out.contiguous(), self.sample_rate, sample_rate)
+        out = torch.nn.functional.pad(out, (0, max(0, length - out.shape[-1])))[..., :length]
+        # Resampling there and back loses the band edges; spread that residual evenly over the stems so they
+        # still sum to the input (mixture-consistency projection, Wisdom et al., ICASSP 2019).
+        return out + (block - out.sum(0)) / out.shape[0]
+
+    def _run_shifted(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.shifts:
+            return self.net(x)
+        max_shift = int(0.5 * self.sample_rate)
+        generator = torch.Generator().manual_seed(0)
+        total = 0.0
+        for _ in range(self.shifts):
+            offset = int(torch.randint(0, max_shift, (1,), generator=generator))
+            padded = torch.nn.functional.pad(x, (offset, max_shift - offset))
+            total = total + self.net(padded)[..., offset:offset + x.shape[-1]]
+        return total / self.shifts
+
+    def stream(self, reader: BlockReader) -> Iterator[torch.Tensor]:
+        """Yield finished ``[S, C, n]`` blocks of a whole input, in order (flat memory)."""
+        chunk = max(int(self.chunk_s * reader.sample_rate), 2)
+        overlap = min(int(self.overlap_s * reader.sample_rate), chunk - 1)
+        yield from overlap_add(reader, lambda block: self.separate_block(block, reader.sample_rate), chunk, overlap)
+
+    def separate(self, audio: Audio) -> dict[str, Audio]:
+        """Separate a whole in-memory mixture into named stems (input rate and channel count kept)."""
+        blocks = list(self.stream(TensorReader(audio.samples, audio.sample_rate)))
+        stems = torch.cat(blocks, dim=-1)
+        return {name: Audio(stems[index].contiguous(), audio.sample_rate) for index, name in enumerate(self.stems)}
+
+
+def separate(audio: Audio, model: str | os.PathLike | None = None, device: str | None = None) -> dict[str, Audio]:
+    """One-shot separation with a freshly loaded :class:`Separator`."""
+    return Separator(model, device=device).separate(audio)

@@ -1,0 +1,1 @@
+"""Evaluation suites of deconstruct, each runnable as ``python -m eval <suite> ...`` and writing a report folder."""
