@@ -92,3 +92,27 @@ def test_api_round_trip(tmp_path, song, tiny_separation_checkpoint):
     runner = Deconstructor(tiny_separation_checkpoint, device="cpu", stages=("separate",))
     mono = runner.run(result.stems["bass"].to_channels(1))
     assert all(stem.channels == 1 for stem in mono.stems.values())
+
+
+def test_cli_all_stages_with_renders(tmp_path, song, tiny_separation_checkpoint):
+    from deconstruct.spatial import read_wav_channel_mask
+
+    out = tmp_path / "full"
+    code = main([str(song), "-o", str(out), "--model", str(tiny_separation_checkpoint), "-q",
+                 "--upmix", "5.1", "--upmix", "binaural"])
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert set(report["stages"]) == {"separation", "analysis", "removal"}
+    for name, entry in report["stems"].items():
+        effects = entry["analysis"]["effects"]
+        assert [e["name"] for e in effects] == ["eq", "compressor", "distortion", "chorus", "delay", "reverb",
+                                                "limiter"]
+        assert entry["dry"]["file"] == f"dry/{name}.wav" and (out / entry["dry"]["file"]).is_file()
+        applied = [r["name"] for r in entry["removals"]]
+        assert applied == [e["name"] for e in reversed(effects) if e["detected"]]
+    assert report["renders"]["5.1"]["channels"] == ["L", "R", "C", "LFE", "Ls", "Rs"]
+    assert read_wav_channel_mask(out / "render" / "5.1.wav") == 0x60F
+    assert sf.info(out / "render" / "binaural.wav").channels == 2
+    assert {"sdr_db", "mrstft"} <= set(report["resynthesis"])
+    html = (out / "report.html").read_text()
+    assert "<html" in html.lower() and "vocals" in html
