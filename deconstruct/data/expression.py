@@ -82,5 +82,5 @@ def with_vibrato(part: Part, expression: Expression, rng: np.random.Generator, r
     bend = np.where(np.isnan(curve), 0.0, curve - np.nan_to_num(nominal))
     bend = np.round(np.clip(bend, -12.0, 12.0), 3)
     changed = np.concatenate([[True], np.abs(np.diff(bend)) > 0.004])  # drop repeats (the flat stretches)
-    bends = tuple(PitchBend(float(t), float(b)) for t, b in zip(times[changed], bend[changed], strict=False))
+    bends = tuple(PitchBend(float(t), float(b)) for t, b in zip(times[changed], bend[changed]))
     return replace(part, bends=bends)

@@ -163,7 +163,7 @@ class SyntheticMultitracks(Dataset):
         tracks = self._render(lines, segment_start, rng)
 
         dry = {stem: np.zeros((2, self.num_samples), dtype=np.float32) for stem in self.stems}
-        for line, track in zip(lines, tracks, strict=False):
+        for line, track in zip(lines, tracks):
             dry[line.stem] += track
         wet, effect_info = self._apply_effects(dry, index)
         gain = self._mix_gain(wet, rng)
@@ -244,7 +244,7 @@ class SyntheticMultitracks(Dataset):
         synth_lines = [line for line in lines if line.source == "synth"]
         rendered = render_parts([line.part for line in synth_lines], self.num_samples, self.sample_rate,
                                 segment_start, self.soundfont) if synth_lines else np.zeros((0, 2, self.num_samples))
-        by_line = dict(zip(map(id, synth_lines), rendered, strict=False))
+        by_line = dict(zip(map(id, synth_lines), rendered))
         tracks = []
         for line in lines:
             if line.source == "voice":

@@ -11,27 +11,15 @@ on the validation part, as in the classifier recipe.
 
 from __future__ import annotations
 
-import argparse
-import subprocess
-from pathlib import Path
-
-import yaml
-
 from deconstruct.train.analysis import train
-from deconstruct.train.config import apply_overrides
+from deconstruct.train.config import recipe_run
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("config", type=Path, help="YAML config (smoke.yaml, default.yaml, full.yaml)")
-    parser.add_argument("--out", type=Path, required=True, help="run folder (logs, feature bank, checkpoint)")
-    parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. model.init_from=PATH")
-    args = parser.parse_intermixed_args()
-    config = apply_overrides(yaml.safe_load(args.config.read_text()), args.overrides)
-    if not config["model"].get("init_from"):
-        parser.error("set model.init_from to the analysis checkpoint whose parameter head is fine-tuned")
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip() or "unknown"
-    print(f"exported {train(config, args.out, commit=commit, progress=True)}")
+    run = recipe_run(__doc__)
+    if not run.config["model"].get("init_from"):
+        run.parser.error("set model.init_from to the analysis checkpoint whose parameter head is fine-tuned")
+    print(f"exported {train(run.config, run.out, commit=run.commit, progress=True)}")
 
 
 if __name__ == "__main__":
