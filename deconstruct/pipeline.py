@@ -79,7 +79,8 @@ class Deconstruction:
         stems = {}
         for name, audio in self.stems.items():
             entry = level_entry(audio, files.get(f"stems/{name}"))
-            entry.update(_later_stages(name, self.analyses, self.dry_stems, self.removals, files))
+            dry_entry = level_entry(self.dry_stems[name], files.get(f"dry/{name}")) if self.dry_stems else None
+            entry.update(_later_stages(name, self.analyses, dry_entry, self.removals))
             stems[name] = entry
         extras = {}
         if self.renders:
@@ -107,12 +108,12 @@ class Deconstruction:
         return Path(out_dir)
 
 
-def _later_stages(name: str, analyses, dry_stems, removals, files: Mapping[str, str]) -> dict[str, Any]:
+def _later_stages(name: str, analyses, dry_entry: dict[str, Any] | None, removals) -> dict[str, Any]:
     entry: dict[str, Any] = {}
     if analyses is not None:
         entry["analysis"] = analyses[name].to_dict()
-    if dry_stems is not None:
-        entry["dry"] = level_entry(dry_stems[name], files.get(f"dry/{name}"))
+    if dry_entry is not None:
+        entry["dry"] = dry_entry
     if removals is not None:
         entry["removals"] = removals[name]
     return entry
@@ -121,18 +122,35 @@ def _later_stages(name: str, analyses, dry_stems, removals, files: Mapping[str, 
 def resynthesize(mixture: Audio, dry_stems: Mapping[str, Audio], analyses: Mapping[str, Any]
                  ) -> tuple[Audio, dict[str, float]]:
     """Sum of the dry stems with their estimated chains re-applied, and its distance to ``mixture``."""
-    from deconstruct.effects.chain import chain_from_estimates
-    from deconstruct.effects.render import render_chain
-    from deconstruct.metrics import global_sdr, mrstft_distance
-
     total = torch.zeros_like(mixture.samples)
     for name, dry in dry_stems.items():
-        chain = chain_from_estimates(list(analyses[name]))
-        total += torch.as_tensor(render_chain(dry.samples, dry.sample_rate, chain))[:, :total.shape[-1]]
-    mix = mixture.samples.unsqueeze(0)
-    scores = {"sdr_db": round(float(global_sdr(mix, total.unsqueeze(0)).mean()), 3),
-              "mrstft": round(float(mrstft_distance(mix, total.unsqueeze(0))), 4)}
-    return Audio(total, mixture.sample_rate), scores
+        add_resynthesized(total, dry, analyses[name])
+    return Audio(total, mixture.sample_rate), resynthesis_scores(mixture.samples, total)
+
+
+def add_resynthesized(total: torch.Tensor, dry: Audio, analysis: Any) -> None:
+    """Add ``dry`` with the analysis' detected chain re-applied into ``total`` ``[C, T]`` (in place)."""
+    from deconstruct.effects.chain import chain_from_estimates
+    from deconstruct.effects.render import render_chain
+
+    chain = chain_from_estimates(list(analysis))
+    total += torch.as_tensor(render_chain(dry.samples, dry.sample_rate, chain))[:, :total.shape[-1]]
+
+
+def resynthesis_scores(mixture: torch.Tensor, total: torch.Tensor, block: int = 30 * 44100) -> dict[str, float]:
+    """``sdr_db`` (whole-signal SDR) and ``mrstft`` of ``total`` to ``mixture`` (``[C, T]`` each).
+
+    The multi-resolution STFT distance is averaged over blocks of ``block`` samples (weighted by length), so its
+    memory does not grow with song length.
+    """
+    from deconstruct.metrics import global_sdr, mrstft_distance
+
+    sdr = float(global_sdr(mixture.unsqueeze(0), total.unsqueeze(0)).mean())
+    weighted, length = 0.0, mixture.shape[-1]
+    for start in range(0, length, block):
+        stop = min(start + block, length)
+        weighted += float(mrstft_distance(mixture[None, :, start:stop], total[None, :, start:stop])) * (stop - start)
+    return {"sdr_db": round(sdr, 3), "mrstft": round(weighted / max(length, 1), 4)}
 
 
 def write_render(folder: OutputFolder, fmt: str, audio: Audio) -> str:
@@ -205,12 +223,19 @@ class Deconstructor:
         return Deconstruction(mixture, stems, self._models(), timings, source, analyses, dry, removals, renders,
                               channels)
 
-    def _later_stages(self, stems: Mapping[str, Audio], timings: dict[str, float], sink=None):
-        """Analysis and removal, one stem at a time; ``sink(name, dry)`` may take each dry stem away."""
-        analyses = {} if self.analyzer is not None else None
-        dry = {} if self.remover is not None else None
+    def _later_stages(self, stems: Mapping[str, Audio], timings: dict[str, float], sink=None,
+                      analyses: dict[str, Any] | None = None):
+        """Analysis and removal, one stem at a time.
+
+        Args:
+            sink: ``sink(name, dry)`` takes each dry stem away (to disk); the returned ``dry`` is then ``None``.
+            analyses: a dict to fill with the analyses as they are made (the sink may read it).
+        """
+        analyses = (analyses if analyses is not None else {}) if self.analyzer is not None else None
+        dry = {} if self.remover is not None and sink is None else None
         removals = {} if self.remover is not None else None
-        for name, audio in stems.items():
+        for name in stems:
+            audio = stems[name]
             if self.analyzer is not None:
                 started = time.perf_counter()
                 analyses[name] = self.analyzer.analyze(audio)
@@ -220,7 +245,11 @@ class Deconstructor:
                 result = self.remover.remove(audio, list(analyses[name]), mode="detected")
                 timings["removal"] = round(timings.get("removal", 0.0) + time.perf_counter() - started, 3)
                 removals[name] = result.to_dict()
-                dry[name] = sink(name, result.audio) if sink else result.audio
+                if sink is None:
+                    dry[name] = result.audio
+                else:
+                    sink(name, result.audio)
+            del audio
         return analyses, dry, removals
 
     def _renders(self, stems: Mapping[str, Audio], analyses: Mapping[str, Any] | None,
@@ -272,30 +301,34 @@ class Deconstructor:
             files = {f"stems/{name}": f"stems/{name}.wav" for name in names}
             stems = _LazyStems(paths)
             dry_files: dict[str, Path] = {}
+            dry_entries: dict[str, dict[str, Any]] = {}
+            analyses_so_far: dict[str, Any] = {}
+            resynthesis = torch.zeros(reader.channels, reader.num_samples) if self.remover is not None else None
 
-            def keep_dry(name: str, audio: Audio) -> Audio:
+            def keep_dry(name: str, audio: Audio) -> None:  # to disk; only the running resynthesis stays in memory
                 dry_files[name] = folder.temp_path(f"dry/{name}.wav")
                 save_audio(audio, dry_files[name], bit_depth=bit_depth)
                 files[f"dry/{name}"] = f"dry/{name}.wav"
-                return audio
+                dry_entries[name] = level_entry(audio, files[f"dry/{name}"])
+                add_resynthesized(resynthesis, audio, analyses_so_far[name])
 
-            analyses, dry, removals = self._later_stages(stems, timings, sink=keep_dry)
+            analyses, _, removals = self._later_stages(stems, timings, sink=keep_dry, analyses=analyses_so_far)
             wanted = self.upmixers or self.remix_settings is not None
-            renders, channels = self._renders(dry or stems.load_all(), analyses, timings) if wanted else ({}, {})
+            sources = _LazyStems(dry_files) if dry_files else stems
+            renders, channels = self._renders(sources.load_all(), analyses, timings) if wanted else ({}, {})
             for fmt, audio in renders.items():
                 files[f"render/{fmt}"] = write_render(folder, fmt, audio)
             entries = {}
             for name in names:
                 entry = meter_entry(meters[name], files[f"stems/{name}"])
-                entry.update(_later_stages(name, analyses, dry, removals, files))
+                entry.update(_later_stages(name, analyses, dry_entries.get(name), removals))
                 entries[name] = entry
             extras: dict[str, Any] = {}
             if renders:
                 extras["renders"] = {fmt: {"file": files[f"render/{fmt}"], "channels": list(channels[fmt])}
                                      for fmt in renders}
-            if analyses is not None and dry is not None:
-                mixture = load_audio(song)
-                extras["resynthesis"] = resynthesize(mixture, dry, analyses)[1]
+            if resynthesis is not None:
+                extras["resynthesis"] = resynthesis_scores(load_audio(song).samples, resynthesis)
             report = build_report(str(song), meter_entry(meters["mixture"]), reader.sample_rate, reader.channels,
                                   reader.num_samples / reader.sample_rate, self._models(), timings, entries, extras)
             folder.write_json("report.json", report)
