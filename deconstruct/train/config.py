@@ -12,7 +12,7 @@ import yaml
 
 
 def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``a.b.c=value`` overrides (values parsed as YAML) to a nested config, in place.
+    """Apply ``a.b.c=value`` overrides (values parsed as YAML; numbers index lists) to a nested config, in place.
 
     Raises:
         ValueError: an override without ``=``.
@@ -21,11 +21,14 @@ def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, A
         if "=" not in item:
             raise ValueError(f"override {item!r} must look like key.sub=value")
         dotted, raw = item.split("=", 1)
-        node = config
+        node: Any = config
         *parents, leaf = dotted.split(".")
         for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = yaml.safe_load(raw)
+            node = node[int(key)] if isinstance(node, list) else node.setdefault(key, {})
+        if isinstance(node, list):
+            node[int(leaf)] = yaml.safe_load(raw)
+        else:
+            node[leaf] = yaml.safe_load(raw)
     return config
 
 

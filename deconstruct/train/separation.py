@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
+from deconstruct.metrics import global_sdr
 from deconstruct.models.checkpoint import save_checkpoint
 from deconstruct.models.separation_nets import SoftmaskSeparator, build_separation_net
 
@@ -122,13 +123,6 @@ def separation_loss(net: nn.Module, mixture: torch.Tensor, targets: torch.Tensor
     return ((estimate - targets).abs().mean(dim=(1, 2, 3)) / scale).mean()
 
 
-def sdr_db(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Whole-segment SDR per stem (dB), the MDX definition. Shape: ``[B, S, C, T]`` → ``[S]`` (batch mean)."""
-    num = target.pow(2).sum(dim=(-1, -2)) + 1e-8
-    den = (target - estimate).pow(2).sum(dim=(-1, -2)) + 1e-8
-    return (10 * torch.log10(num / den)).mean(0)
-
-
 def make_task(config: dict[str, Any]):
     """The Lightning module of a run (built lazily so the library does not import Lightning)."""
     import lightning as L
@@ -148,7 +142,7 @@ def make_task(config: dict[str, Any]):
             mixture = batch.sum(1)
             estimate = self.net(mixture)
             baseline = mixture.unsqueeze(1).expand_as(batch) / len(self.stems)
-            gains = sdr_db(estimate, batch) - sdr_db(baseline, batch)
+            gains = (global_sdr(batch, estimate) - global_sdr(batch, baseline)).mean(0).float()
             self.log("valid/loss", separation_loss(self.net, mixture, batch), prog_bar=True)
             self.log("valid/sdr_gain_db", gains.mean(), prog_bar=True)
             for name, gain in zip(self.stems, gains):
