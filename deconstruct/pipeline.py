@@ -223,19 +223,17 @@ class Deconstructor:
         return Deconstruction(mixture, stems, self._models(), timings, source, analyses, dry, removals, renders,
                               channels)
 
-    def _later_stages(self, stems: Mapping[str, Audio], timings: dict[str, float], sink=None,
-                      analyses: dict[str, Any] | None = None):
+    def _later_stages(self, stems: Mapping[str, Audio], timings: dict[str, float], sink=None):
         """Analysis and removal, one stem at a time.
 
         Args:
-            sink: ``sink(name, dry)`` takes each dry stem away (to disk); the returned ``dry`` is then ``None``.
-            analyses: a dict to fill with the analyses as they are made (the sink may read it).
+            sink: ``sink(name, dry, analysis)`` takes each dry stem away (to disk); the returned ``dry`` is then
+                ``None``.
         """
-        analyses = (analyses if analyses is not None else {}) if self.analyzer is not None else None
+        analyses = {} if self.analyzer is not None else None
         dry = {} if self.remover is not None and sink is None else None
         removals = {} if self.remover is not None else None
-        for name in stems:
-            audio = stems[name]
+        for name, audio in stems.items():
             if self.analyzer is not None:
                 started = time.perf_counter()
                 analyses[name] = self.analyzer.analyze(audio)
@@ -248,8 +246,7 @@ class Deconstructor:
                 if sink is None:
                     dry[name] = result.audio
                 else:
-                    sink(name, result.audio)
-            del audio
+                    sink(name, result.audio, analyses[name])
         return analyses, dry, removals
 
     def _renders(self, stems: Mapping[str, Audio], analyses: Mapping[str, Any] | None,
@@ -302,17 +299,16 @@ class Deconstructor:
             stems = _LazyStems(paths)
             dry_files: dict[str, Path] = {}
             dry_entries: dict[str, dict[str, Any]] = {}
-            analyses_so_far: dict[str, Any] = {}
             resynthesis = torch.zeros(reader.channels, reader.num_samples) if self.remover is not None else None
 
-            def keep_dry(name: str, audio: Audio) -> None:  # to disk; only the running resynthesis stays in memory
+            def keep_dry(name: str, audio: Audio, analysis: Any) -> None:  # to disk; a running resynthesis stays
                 dry_files[name] = folder.temp_path(f"dry/{name}.wav")
                 save_audio(audio, dry_files[name], bit_depth=bit_depth)
                 files[f"dry/{name}"] = f"dry/{name}.wav"
                 dry_entries[name] = level_entry(audio, files[f"dry/{name}"])
-                add_resynthesized(resynthesis, audio, analyses_so_far[name])
+                add_resynthesized(resynthesis, audio, analysis)
 
-            analyses, _, removals = self._later_stages(stems, timings, sink=keep_dry, analyses=analyses_so_far)
+            analyses, _, removals = self._later_stages(stems, timings, sink=keep_dry)
             wanted = self.upmixers or self.remix_settings is not None
             sources = _LazyStems(dry_files) if dry_files else stems
             renders, channels = self._renders(sources.load_all(), analyses, timings) if wanted else ({}, {})
