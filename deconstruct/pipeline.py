@@ -74,7 +74,7 @@ class Deconstruction:
         return resynthesize(self.mixture, self.dry_stems, self.analyses)
 
     def report(self, files: Mapping[str, str] | None = None) -> dict[str, Any]:
-        """The ``report.json`` content (schema 1); ``files`` maps ``stems/x``, ``dry/x``, ``render/x`` to paths."""
+        """The ``report.json`` content (schema 2); ``files`` maps ``stems/x``, ``dry/x``, ``render/x`` to paths."""
         files = files or {}
         stems = {}
         for name, audio in self.stems.items():

@@ -1,4 +1,4 @@
-"""The ``report.json`` contract (schema 1): input facts, per-stage models and timings, per-stem levels.
+"""The ``report.json`` contract (schema 2): input facts, per-stage models and timings, per-stem levels.
 
 Only stages that ran appear; values that do not exist (loudness of silence) are ``null``, never invented.
 """
@@ -13,7 +13,7 @@ from deconstruct.audio import Audio, loudness_lufs, peak_dbfs
 if TYPE_CHECKING:
     from deconstruct.streaming import LevelMeter
 
-SCHEMA = 1
+SCHEMA = 2
 REPORTED_PACKAGES = ("deconstruct", "torch", "torchaudio", "numpy", "soundfile", "pedalboard")
 
 

@@ -66,7 +66,7 @@ def write_deconstruction_html(report: Mapping[str, Any], audio: Mapping[str, Aud
     """Write the ``report.html`` page of one deconstruction.
 
     Args:
-        report: the ``report.json`` content (schema 1, as ``Deconstruction.report()`` returns it). Sections of
+        report: the ``report.json`` content (schema 2, as ``Deconstruction.report()`` returns it). Sections of
             stages that did not run are absent from the page too.
         audio: ``"mixture"``, ``"stems/<stem>"``, ``"dry/<stem>"`` → :class:`~deconstruct.audio.Audio` or an
             audio file path; keys that are missing leave their spectrogram out.

@@ -38,7 +38,7 @@ def test_suite_runs_end_to_end_and_writes_its_report(tmp_path, tiny_separation_c
     assert "<script" not in page and "http" not in page
     song_page = (out / "songs" / "song01" / "report.html").read_text(encoding="utf-8")
     assert all(f"<h3>{stem}</h3>" in song_page for stem in ("vocals", "drums", "bass", "other"))
-    assert json.loads((out / "songs" / "song01" / "report.json").read_text())["schema"] == 1
+    assert json.loads((out / "songs" / "song01" / "report.json").read_text())["schema"] == 2
 
 
 def test_command_line_knows_the_suite_and_refuses_a_used_folder(tmp_path, capsys):

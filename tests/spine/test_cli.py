@@ -32,7 +32,7 @@ def test_cli_writes_stems_and_report(tmp_path, song, tiny_separation_checkpoint)
                  "--stages", "separate"])
     assert code == 0
     report = json.loads((out / "report.json").read_text())
-    assert report["schema"] == 1 and report["input"]["channels"] == 2
+    assert report["schema"] == 2 and report["input"]["channels"] == 2
     assert abs(report["input"]["duration_s"] - 3.0) < 1e-3
     assert set(report["stems"]) == {"vocals", "drums", "bass", "other"}
     assert report["stages"]["separation"]["name"] == "smoke-separation"
