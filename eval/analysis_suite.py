@@ -73,7 +73,7 @@ def _eval_entries(root: Path) -> list[Path]:
 
 
 def _files(entry: Path) -> list[Path]:
-    from deconstruct.data.effected import list_audio_files
+    from deconstruct.data.datasets.effected import list_audio_files
 
     return list_audio_files(entry) if entry.is_dir() else [entry]
 
@@ -129,7 +129,7 @@ def evaluate_analysis(analyzer: Any, root: str | Path | None = None, chains: int
     """
     from deconstruct.analysis.layout import output_specs, targets_from_chain
     from deconstruct.analysis.scoring import detection_scores, macro_f1
-    from deconstruct.data.recordings import shared_data_root
+    from deconstruct.data.material.recordings import shared_data_root
     from deconstruct.effects.catalog import EFFECT_NAMES, total_params
     from deconstruct.effects.render import render_chain
 

@@ -176,7 +176,7 @@ def make_song(name: str, sources: Mapping[str, str | Path], rirs: Sequence[str |
     Returns:
         The :class:`Song`.
     """
-    from deconstruct.data.mixing import level, pan
+    from deconstruct.data.rendering.mixing import level, pan
     from deconstruct.effects.render import render_chain
 
     length = round(duration_s * SAMPLE_RATE)
@@ -207,7 +207,7 @@ def build_songs(root: str | Path | None = None, songs: int = 3, duration_s: floa
     Raises:
         InputError: no shared data folder, no eval dry recording, or no song to build.
     """
-    from deconstruct.data.recordings import shared_data_root
+    from deconstruct.data.material.recordings import shared_data_root
     from eval.removal_suite import eval_split_files
 
     if songs < 1 or not duration_s > 0:

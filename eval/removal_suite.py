@@ -1,7 +1,7 @@
 """Removal suite: how much of each effect a removal model undoes, and what it costs when the effect is absent.
 
 Cases are built from the ``eval`` dry recordings of the shared ``splits.json`` (never trained or tuned on) with
-:class:`~deconstruct.data.effected.EffectedDataset` (mono, 44.1 kHz, levels -24..-12 dBFS, catalog parameters
+:class:`~deconstruct.data.datasets.effected.EffectedDataset` (mono, 44.1 kHz, levels -24..-12 dBFS, catalog parameters
 drawn uniformly); convolution reverb uses the ``eval`` measured room impulse responses. Every case is scored
 by SI-SDR against the dry reference (dB, per case capped at :data:`SI_SDR_CAP_DB`) and by the multi-resolution
 STFT distance (auraloss defaults; the meaningful one for modulation and reverberation). The true effects are
@@ -36,8 +36,8 @@ import pandas as pd
 import torch
 
 from deconstruct.audio import Audio
-from deconstruct.data.effected import EffectedDataset, list_audio_files
-from deconstruct.data.recordings import shared_data_root
+from deconstruct.data.datasets.effected import EffectedDataset, list_audio_files
+from deconstruct.data.material.recordings import shared_data_root
 from deconstruct.effects.catalog import EFFECT_NAMES, EffectEstimate
 from deconstruct.effects.chain import Chain
 from deconstruct.errors import InputError

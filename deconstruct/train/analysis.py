@@ -6,7 +6,7 @@ here only: the inference path never needs it.
 
 Data. Dry sources are excerpts of real recordings (the ``train`` split of the shared data set, or folders) and
 dry stems of the synthetic multitrack engine (GM soundfont renders, vocal lines with vibrato); the two are drawn
-with a configured share. Every example goes through :class:`~deconstruct.data.effected.EffectedDataset` (a random
+with a configured share. Every example goes through :class:`~deconstruct.data.datasets.effected.EffectedDataset` (a random
 chain of 0..K catalog effects, uniform parameters), rendered at a rate drawn from ``render_rates`` (so the network
 sees band-limited material, such as 16 kHz speech) and brought to the model's rate. The feature views of every
 example are computed once and kept in a *feature bank* (float16 shards on disk); epochs then cost only the network.
@@ -33,8 +33,8 @@ from deconstruct.analysis.features import NUM_STATS, EffectFeatures, FeatureConf
 from deconstruct.analysis.layout import output_names, targets_from_chain
 from deconstruct.analysis.scoring import detection_scores, macro_f1, masked_mae, tune_thresholds
 from deconstruct.audio import Audio, resample
-from deconstruct.data.effected import EffectedDataset, list_audio_files, train_dry_groups, train_rir_files
-from deconstruct.data.recordings import shared_data_root
+from deconstruct.data.datasets.effected import EffectedDataset, list_audio_files, train_dry_groups, train_rir_files
+from deconstruct.data.material.recordings import shared_data_root
 from deconstruct.effects.catalog import EFFECT_NAMES, total_params
 from deconstruct.effects.chain import Chain
 from deconstruct.errors import InputError
@@ -84,7 +84,7 @@ def recording_groups(spec: dict[str, Any]) -> list[list[Path]]:
 
 def render_stems(spec: dict[str, Any], seed: int, sample_rate: int) -> list[torch.Tensor]:
     """Dry mono stems of ``spec["items"]`` synthetic multitracks (silent stems dropped), float16 ``[samples]``."""
-    from deconstruct.data.multitrack import SyntheticMultitracks
+    from deconstruct.data.rendering.multitrack import SyntheticMultitracks
 
     multitracks = SyntheticMultitracks(seed=seed, num_items=int(spec["items"]), duration_s=float(spec["duration_s"]),
                                        stems=tuple(spec.get("stems", SYNTHETIC_STEMS)), sample_rate=sample_rate,

@@ -1,7 +1,7 @@
 """Training of effect-removal networks and export of one removal checkpoint holding every effect's remover.
 
 The YAML (``recipes/effect_removal/*.yaml``) is the single source of truth of a run. For every effect with a
-``net`` entry, a network is trained on :class:`~deconstruct.data.effected.EffectedDataset` items in removal mode
+``net`` entry, a network is trained on :class:`~deconstruct.data.datasets.effected.EffectedDataset` items in removal mode
 (RemFX's FXAug: the effect among up to ``max_effects - 1`` earlier effects, target the same chain without it;
 and items lacking the effect, target their input). Dry audio comes from the ``train`` recordings of the shared
 ``splits.json`` and, optionally, from soundfont-rendered stems of the synthetic multitrack engine.
@@ -34,7 +34,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from deconstruct.audio import Audio, load_audio
-from deconstruct.data.effected import EffectedDataset, list_audio_files, multitrack_source, train_dry_groups
+from deconstruct.data.datasets.effected import EffectedDataset, list_audio_files, multitrack_source, train_dry_groups
 from deconstruct.effects.catalog import EFFECT_NAMES
 from deconstruct.metrics.sdr import si_sdr
 from deconstruct.models.checkpoint import save_checkpoint
@@ -81,7 +81,7 @@ def build_dry_source(data: dict[str, Any], sample_rate: int) -> MixedDrySource:
     clips: list[torch.Tensor] = []
     multitrack = data.get("multitrack")
     if multitrack and int(multitrack.get("num_items", 0)) > 0:
-        from deconstruct.data.multitrack import SyntheticMultitracks
+        from deconstruct.data.rendering.multitrack import SyntheticMultitracks
 
         tracks = SyntheticMultitracks(seed=int(multitrack["seed"]), num_items=int(multitrack["num_items"]),
                                       duration_s=float(multitrack["duration_s"]), sample_rate=sample_rate)

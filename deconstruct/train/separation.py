@@ -26,11 +26,11 @@ def build_source(spec: dict[str, Any], stems: list[str], sample_rate: int, segme
     Kinds: ``synthetic`` (the data engine's rendered multitracks; with ``cache_dir`` rendered once to disk and read
     back with random segments), ``folder`` (a folder of stems, MUSDB18-HQ layout) or ``musdb`` (``.stem.mp4`` files).
     """
-    from deconstruct.data.stems_dataset import FolderOfStems, MUSDBStems
+    from deconstruct.data.datasets.stems_dataset import FolderOfStems, MUSDBStems
 
     kind = spec["kind"]
     if kind == "synthetic":
-        from deconstruct.data.multitrack import SyntheticMultitracks
+        from deconstruct.data.rendering.multitrack import SyntheticMultitracks
 
         engine = SyntheticMultitracks(seed=int(spec["seed"]), num_items=int(spec["num_items"]),
                                       duration_s=float(spec["duration_s"]) if spec.get("cache_dir") else segment_s,
@@ -38,7 +38,7 @@ def build_source(spec: dict[str, Any], stems: list[str], sample_rate: int, segme
                                       sample_rate=sample_rate, **spec.get("options", {}))
         if not spec.get("cache_dir"):
             return engine
-        from deconstruct.data.cache import write_cache
+        from deconstruct.data.datasets.cache import write_cache
 
         root = write_cache(engine, spec["cache_dir"], resume=True, num_workers=int(spec.get("cache_workers", 0)),
                            progress=True)
@@ -54,11 +54,11 @@ def build_source(spec: dict[str, Any], stems: list[str], sample_rate: int, segme
 class Collate:
     """Stack ``dict[stem, Tensor[2, T]]`` items into ``[B, S, 2, T]`` with optional augmentation.
 
-    Per item: gain, channel swap and sign flip per stem (:func:`deconstruct.data.augment.default_augmentation`)
+    Per item: gain, channel swap and sign flip per stem (:func:`deconstruct.data.datasets.augment.default_augmentation`)
     and, with ``effects`` (``{probability, max_effects}``), a random catalog effect chain on each stem with that
     probability (real mixes carry processed stems: distorted guitars, reverberant vocals...), rendered with
     pedalboard; convolution reverb uses only the ``train`` room responses. Per batch: stems remixed across songs
-    (:func:`deconstruct.data.augment.remix_batch`).
+    (:func:`deconstruct.data.datasets.augment.remix_batch`).
     """
 
     def __init__(self, stems: list[str], augment: bool, remix: bool, seed: int,
@@ -69,7 +69,7 @@ class Collate:
     def __call__(self, items: list[dict[str, torch.Tensor]]) -> torch.Tensor:
         import numpy as np
 
-        from deconstruct.data.augment import default_augmentation, remix_batch
+        from deconstruct.data.datasets.augment import default_augmentation, remix_batch
 
         worker = torch.utils.data.get_worker_info()
         rng = np.random.default_rng([self.seed, worker.id if worker else 0, self.calls])
@@ -85,7 +85,7 @@ class Collate:
         return torch.stack([batch[stem] for stem in self.stems], dim=1)
 
     def _effect(self, audio: torch.Tensor, rng) -> torch.Tensor:
-        from deconstruct.data.effected import train_rir_files
+        from deconstruct.data.datasets.effected import train_rir_files
         from deconstruct.effects.chain import sample_chain
         from deconstruct.effects.render import render_chain
 

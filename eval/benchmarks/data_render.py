@@ -1,6 +1,6 @@
 """Rendering speed of the synthetic multitrack engine on one core.
 
-Renders items of :class:`deconstruct.data.multitrack.SyntheticMultitracks` in this process with one thread and
+Renders items of :class:`deconstruct.data.rendering.multitrack.SyntheticMultitracks` in this process with one thread and
 prints seconds of multitrack audio rendered per second (each item counts its duration once, however many stems it
 has), per second of wall time and per second of this process's CPU time (the figure that holds on a busy machine).
 The first item (soundfont and voice loading) is timed apart.
@@ -20,7 +20,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from deconstruct.data.multitrack import SyntheticMultitracks  # noqa: E402
+from deconstruct.data.rendering.multitrack import SyntheticMultitracks  # noqa: E402
 
 
 def main() -> None:

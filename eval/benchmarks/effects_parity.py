@@ -20,7 +20,7 @@ import pedalboard
 import torch
 
 from deconstruct.audio import load_audio
-from deconstruct.data.effected import train_dry_files
+from deconstruct.data.datasets.effected import train_dry_files
 from deconstruct.effects import functional
 from deconstruct.effects.chain import sample_chain
 from deconstruct.effects.parity import si_sdr, torch_render

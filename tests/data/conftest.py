@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deconstruct.data.multitrack import SyntheticMultitracks
-from deconstruct.data.vocals import VoiceLibrary, analyse
+from deconstruct.data.rendering.multitrack import SyntheticMultitracks
+from deconstruct.data.rendering.vocals import VoiceLibrary, analyse
 
 SAMPLE_RATE = 44100
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from deconstruct.data import augment
+from deconstruct.data.datasets import augment
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deconstruct.data.composition import ROLES, STYLES, compose
-from deconstruct.data.expression import Expression, pitch_curve, with_vibrato
-from deconstruct.data.notes import NoteEvent, Part
+from deconstruct.data.rendering.composition import ROLES, STYLES, compose
+from deconstruct.data.rendering.expression import Expression, pitch_curve, with_vibrato
+from deconstruct.data.rendering.notes import NoteEvent, Part
 from deconstruct.errors import InputError
 
 
@@ -43,7 +43,7 @@ def test_tempo_can_be_imposed_and_unknown_styles_are_refused():
 
 def test_melody_uses_the_key():
     piece = compose(np.random.default_rng(7), 16.0, "pop")
-    from deconstruct.data.composition import MODES
+    from deconstruct.data.rendering.composition import MODES
 
     scale = {(piece.key + i) % 12 for i in MODES[piece.mode]}
     assert {n.pitch % 12 for n in piece.parts["melody"].notes} <= scale

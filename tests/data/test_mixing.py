@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deconstruct.data.mixing import active_rms, level, pan
+from deconstruct.data.rendering.mixing import active_rms, level, pan
 
 
 def test_pan_is_constant_power_and_positive_is_left():

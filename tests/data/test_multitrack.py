@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from deconstruct.data.multitrack import SyntheticMultitracks
+from deconstruct.data.rendering.multitrack import SyntheticMultitracks
 from deconstruct.errors import InputError
 
 SR = 44100
@@ -45,7 +45,7 @@ def test_same_seed_and_index_give_bit_identical_audio_in_any_order(dataset, voic
 
 
 def test_another_process_renders_the_same_item():
-    code = ("import hashlib;from deconstruct.data.multitrack import SyntheticMultitracks as S;"
+    code = ("import hashlib;from deconstruct.data.rendering.multitrack import SyntheticMultitracks as S;"
             "d=S(5,4,1.0,score_probability=0.0,voice_library=None, clip_library=None);s=d[2];h=hashlib.sha256()\n"
             "for k in sorted(s): h.update(k.encode()+s[k].numpy().tobytes())\nprint(h.hexdigest())")
     child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -111,7 +111,7 @@ def test_bad_arguments():
 
 
 def test_real_recording_clips_join_as_lines_of_their_stem():
-    from deconstruct.data.clips import Clip, ClipLibrary
+    from deconstruct.data.material.clips import Clip, ClipLibrary
 
     tone = (0.3 * np.sin(2 * np.pi * 196.0 * np.arange(SR) / SR)).astype(np.float32)
     library = ClipLibrary([Clip("take.wav", "guitar", tone)], SR)

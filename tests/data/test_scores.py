@@ -7,8 +7,8 @@ import pytest
 
 pytest.importorskip("music21")
 
-from deconstruct.data import scores  # noqa: E402
-from deconstruct.data.notes import NoteEvent, Part  # noqa: E402
+from deconstruct.data.rendering import scores  # noqa: E402
+from deconstruct.data.rendering.notes import NoteEvent, Part  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

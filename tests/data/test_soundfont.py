@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deconstruct.data import soundfont
-from deconstruct.data.notes import NoteEvent, Part
-from deconstruct.data.soundfont import find_soundfont, render_parts
+from deconstruct.data.rendering import soundfont
+from deconstruct.data.rendering.notes import NoteEvent, Part
+from deconstruct.data.rendering.soundfont import find_soundfont, render_parts
 from deconstruct.errors import DependencyError, InputError
 
 SR = 44100

@@ -10,8 +10,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from deconstruct.data.cache import write_cache
-from deconstruct.data.stems_dataset import FolderOfStems, MUSDBStems
+from deconstruct.data.datasets.cache import write_cache
+from deconstruct.data.datasets.stems_dataset import FolderOfStems, MUSDBStems
 from deconstruct.errors import InputError, OutputError
 
 SR = 44100

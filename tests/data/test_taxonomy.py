@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deconstruct.data import taxonomy
+from deconstruct.data.rendering import taxonomy
 from deconstruct.errors import InputError
 
 FOUR = taxonomy.STEM_SETS["4stems"]

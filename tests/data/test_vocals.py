@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from deconstruct.data.expression import Expression
-from deconstruct.data.notes import NoteEvent, Part
-from deconstruct.data.recordings import train_files, train_voice_files
-from deconstruct.data.vocals import estimate_f0
+from deconstruct.data.rendering.expression import Expression
+from deconstruct.data.rendering.notes import NoteEvent, Part
+from deconstruct.data.material.recordings import train_files, train_voice_files
+from deconstruct.data.rendering.vocals import estimate_f0
 
 from .conftest import SAMPLE_RATE, vowel
 
@@ -45,7 +45,7 @@ def test_singing_is_reproducible_from_the_generator(voice_library):
 def test_band_limited_voices_get_air_above_their_bandwidth(voice_library):
     from scipy import signal
 
-    from deconstruct.data.vocals import VoiceLibrary, analyse
+    from deconstruct.data.rendering.vocals import VoiceLibrary, analyse
 
     narrow = signal.resample_poly(signal.resample_poly(vowel(), 1, 4), 4, 1).astype(np.float32)
     library = VoiceLibrary([analyse("narrow", narrow, SAMPLE_RATE, SAMPLE_RATE / 8)], SAMPLE_RATE)
@@ -58,7 +58,7 @@ def test_band_limited_voices_get_air_above_their_bandwidth(voice_library):
 
 
 def test_only_train_recordings_are_used():
-    from deconstruct.data.recordings import shared_data_root
+    from deconstruct.data.material.recordings import shared_data_root
 
     root = shared_data_root()
     if root is None:

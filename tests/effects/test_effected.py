@@ -11,7 +11,7 @@ import soundfile as sf
 import torch
 
 from deconstruct.audio import Audio
-from deconstruct.data.effected import (
+from deconstruct.data.datasets.effected import (
     EffectedDataset,
     RandomChainEffect,
     effected_loader,
@@ -19,7 +19,7 @@ from deconstruct.data.effected import (
     train_dry_files,
     train_rir_files,
 )
-from deconstruct.data.recordings import shared_data_root
+from deconstruct.data.material.recordings import shared_data_root
 from deconstruct.effects.catalog import EFFECT_NAMES, total_params
 from deconstruct.effects.chain import Chain
 from deconstruct.errors import InputError

@@ -2,7 +2,7 @@
 
 ``<root>/<item:06d>/<stem>.wav`` plus ``mixture.wav`` (the sum of the stems, written last: an item folder with a
 mixture is complete), float32 WAV, and ``<root>/cache.json`` describing the dataset the items came from.
-:class:`~deconstruct.data.stems_dataset.FolderOfStems` reads the result, so a synthetic set rendered once can be
+:class:`~deconstruct.data.datasets.stems_dataset.FolderOfStems` reads the result, so a synthetic set rendered once can be
 trained on many times.
 """
 

@@ -1,11 +1,11 @@
 """Synthetic multitracks: composed or score-based music rendered through a GM soundfont, one dry stem per class.
 
-Every item is a fresh piece: :func:`~deconstruct.data.composition.compose` (or, with probability
-``score_probability``, a music21 corpus score) gives the lines, :mod:`~deconstruct.data.orchestration` picks an
-instrument per line, :func:`~deconstruct.data.soundfont.render_parts` renders every line alone in one pass, vocal
+Every item is a fresh piece: :func:`~deconstruct.data.rendering.composition.compose` (or, with probability
+``score_probability``, a music21 corpus score) gives the lines, :mod:`~deconstruct.data.rendering.orchestration` picks an
+instrument per line, :func:`~deconstruct.data.rendering.soundfont.render_parts` renders every line alone in one pass, vocal
 lines are sung by a GM voice patch with vibrato or by a real ``train`` voice recording re-sung through PSOLA
-(:mod:`~deconstruct.data.vocals`), an excerpt of a real ``train`` instrument recording sometimes joins
-(:mod:`~deconstruct.data.clips`), and each line is levelled and panned before the lines are summed into stems.
+(:mod:`~deconstruct.data.rendering.vocals`), an excerpt of a real ``train`` instrument recording sometimes joins
+(:mod:`~deconstruct.data.material.clips`), and each line is levelled and panned before the lines are summed into stems.
 The mixture is the sum of the stems, exactly.
 
 Item ``i`` depends only on ``(seed, i)`` and the constructor's arguments: the same pair gives bit-identical audio in
@@ -23,13 +23,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from deconstruct.data import mixing, orchestration, taxonomy
-from deconstruct.data.clips import ClipLibrary
-from deconstruct.data.composition import Arrangement, compose
-from deconstruct.data.expression import Expression, with_vibrato
-from deconstruct.data.notes import Part
-from deconstruct.data.soundfont import MAX_PARTS, render_parts
-from deconstruct.data.vocals import VoiceLibrary
+from deconstruct.data.rendering import mixing, orchestration, taxonomy
+from deconstruct.data.material.clips import ClipLibrary
+from deconstruct.data.rendering.composition import Arrangement, compose
+from deconstruct.data.rendering.expression import Expression, with_vibrato
+from deconstruct.data.rendering.notes import Part
+from deconstruct.data.rendering.soundfont import MAX_PARTS, render_parts
+from deconstruct.data.rendering.vocals import VoiceLibrary
 from deconstruct.errors import InputError
 
 StemEffect = Callable[[torch.Tensor, int, np.random.Generator], "torch.Tensor | tuple[torch.Tensor, dict]"]
@@ -81,7 +81,7 @@ class SyntheticMultitracks(Dataset):
         seed: base seed; item ``i`` is drawn from ``(seed, i)``.
         num_items: dataset length.
         duration_s: item length in seconds.
-        stems: stem set; names from :data:`~deconstruct.data.taxonomy.FINE_CLASSES` or ``other``
+        stems: stem set; names from :data:`~deconstruct.data.rendering.taxonomy.FINE_CLASSES` or ``other``
             (e.g. ``("vocals", "drums", "bass", "guitar", "piano", "other")``).
         sample_rate: output rate in Hz.
         effects: optional stem name → :data:`StemEffect` applied to that stem; the dry stem stays available
@@ -92,7 +92,7 @@ class SyntheticMultitracks(Dataset):
         recorded_voice_probability: probability that a vocal line is sung by a real ``train`` recording rather than
             a GM voice patch (when recordings are available).
         voice_library: the recorded voices; ``"default"``: the ``train`` voices of the shared data set when present
-            (see :meth:`deconstruct.data.vocals.VoiceLibrary.default`), None: GM voices only.
+            (see :meth:`deconstruct.data.rendering.vocals.VoiceLibrary.default`), None: GM voices only.
         clip_probability: probability that an item also holds an excerpt of a real ``train`` instrument recording
             (a guitar take, castanets) as one more line.
         clip_library: those recordings; ``"default"``: found in the shared data set when present, None: none.
@@ -180,7 +180,7 @@ class SyntheticMultitracks(Dataset):
     def _notes(self, rng: np.random.Generator) -> tuple[Arrangement, str]:
         length = self.duration_s + 4.0
         if rng.random() < self.score_probability:
-            from deconstruct.data.scores import score_arrangement
+            from deconstruct.data.rendering.scores import score_arrangement
 
             arrangement = score_arrangement(rng, length)
             if arrangement is not None:

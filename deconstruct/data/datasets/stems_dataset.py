@@ -1,6 +1,6 @@
 """Datasets of real multitracks: a folder of stems (any stem names; MUSDB18-HQ's WAV layout) and MUSDB18 stem files.
 
-Both return ``dict[stem name, Tensor[2, T]]`` items, like :class:`~deconstruct.data.multitrack.SyntheticMultitracks`,
+Both return ``dict[stem name, Tensor[2, T]]`` items, like :class:`~deconstruct.data.rendering.multitrack.SyntheticMultitracks`,
 so recipes swap sources freely. Segments are either drawn at random per item (training: ``random_segments=True``;
 item ``i`` depends only on ``(seed, i)``) or laid out in order over every track (evaluation).
 """
@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import Dataset
 
 from deconstruct.audio import STEM_STREAMS, resample
-from deconstruct.data.augment import Augmentation
+from deconstruct.data.datasets.augment import Augmentation
 from deconstruct.errors import DependencyError, InputError
 
 MIXTURE = "mixture"
@@ -88,7 +88,7 @@ class FolderOfStems(_SegmentedStems):
     """Tracks as folders of per-stem audio files: ``<root>/<track>/<stem>.wav`` (or ``.flac``).
 
     MUSDB18-HQ (``<root>/train/<track>/{vocals,drums,bass,other,mixture}.wav``: pass ``root/"train"``) and caches
-    written by :func:`deconstruct.data.cache.write_cache` read as they are. A track lacking one of the stems gets
+    written by :func:`deconstruct.data.datasets.cache.write_cache` read as they are. A track lacking one of the stems gets
     silence for it; a ``mixture`` file is never read as a stem.
 
     Args:
@@ -99,7 +99,7 @@ class FolderOfStems(_SegmentedStems):
         random_segments: draw a random track and offset per item (training) instead of tiling every track.
         items_per_epoch: dataset length with random segments (default: the number of tracks).
         seed: seed of the random segments and of the augmentation draws.
-        augment: optional augmentation applied to each item (see :mod:`deconstruct.data.augment`).
+        augment: optional augmentation applied to each item (see :mod:`deconstruct.data.datasets.augment`).
 
     Shape:
         items: stem name → float32 ``[2, round(segment_s * sample_rate)]`` (mono files are duplicated).

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deconstruct.data.notes import NoteEvent, Part
+from deconstruct.data.rendering.notes import NoteEvent, Part
 from deconstruct.errors import InputError
 
 ROLES = ("drums", "bass", "chords", "pad", "melody", "counter")

@@ -32,7 +32,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from deconstruct.audio import Audio, load_audio, resample
-from deconstruct.data.recordings import AUDIO_SUFFIXES, SHARED_DATA_ENV, shared_data_root
+from deconstruct.data.material.recordings import AUDIO_SUFFIXES, SHARED_DATA_ENV, shared_data_root
 from deconstruct.effects.catalog import EFFECT_NAMES
 from deconstruct.effects.chain import Chain, sample_chain
 from deconstruct.effects.render import render_chain
@@ -307,7 +307,7 @@ class EffectedDataset(Dataset):
 class RandomChainEffect:
     """A random catalog chain as a per-stem effect of the synthetic multitrack engine.
 
-    Follows ``deconstruct.data.multitrack.StemEffect``: called with ``(dry [channels, T], sample_rate, rng)`` it
+    Follows ``deconstruct.data.rendering.multitrack.StemEffect``: called with ``(dry [channels, T], sample_rate, rng)`` it
     draws a chain with :func:`~deconstruct.effects.chain.sample_chain` from ``rng`` and returns the wet stem and
     ``{"chain": ..., "labels": ..., "params": ..., "param_mask": ...}`` (lists, JSON-ready) as truth.
     """
@@ -339,7 +339,7 @@ def multitrack_source(multitracks: Any, stems: Sequence[str] | None = None) -> D
     """A :data:`DrySource` drawing dry stems from a synthetic multitrack dataset.
 
     Args:
-        multitracks: a ``deconstruct.data.multitrack.SyntheticMultitracks`` (anything with ``len()``,
+        multitracks: a ``deconstruct.data.rendering.multitrack.SyntheticMultitracks`` (anything with ``len()``,
             ``item(i).dry`` (stem name → ``[channels, T]``) and ``sample_rate``).
         stems: the stems to draw from (all by default).
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from deconstruct.data.notes import Part, PitchBend
+from deconstruct.data.rendering.notes import Part, PitchBend
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from deconstruct.data.fluidsynth_lib import BLOCK, Synth
-from deconstruct.data.notes import Part
+from deconstruct.data.rendering.fluidsynth_lib import BLOCK, Synth
+from deconstruct.data.rendering.notes import Part
 from deconstruct.errors import DependencyError, InputError
 
 SOUNDFONT_ENV = "DECONSTRUCT_SOUNDFONT"

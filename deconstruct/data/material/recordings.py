@@ -33,7 +33,7 @@ def shared_data_root() -> Path | None:
     configured = os.environ.get(SHARED_DATA_ENV)
     if configured:
         return Path(configured).expanduser()
-    candidate = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+    candidate = Path(__file__).resolve().parents[3].parent / "shared" / "data"
     return candidate if (candidate / "splits.json").is_file() else None
 
 

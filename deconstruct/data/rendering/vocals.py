@@ -6,7 +6,7 @@ using diphones", Speech Communication 1990): two-period grains cut around the so
 at the melody's period, which moves the pitch and keeps the formants (the vowels and the speaker) in place. On top:
 
 - voiced stretches are slowed down more than consonants, so syllables turn into held sung vowels;
-- the melody's pitch curve carries vibrato, glides and intonation drift (:mod:`deconstruct.data.expression`);
+- the melody's pitch curve carries vibrato, glides and intonation drift (:mod:`deconstruct.data.rendering.expression`);
 - grains may be resampled to shift the formants (a different-sounding singer) without touching the pitch;
 - rests of the melody are silent and phrases restart on a fresh syllable;
 - sources recorded at a low rate (16 kHz speech) get their missing top octave back from a light exciter, so a
@@ -23,9 +23,9 @@ import numpy as np
 from scipy import signal
 
 from deconstruct.audio import load_audio, resample
-from deconstruct.data.expression import Expression, pitch_curve
-from deconstruct.data.notes import Part
-from deconstruct.data.recordings import train_voice_files
+from deconstruct.data.rendering.expression import Expression, pitch_curve
+from deconstruct.data.rendering.notes import Part
+from deconstruct.data.material.recordings import train_voice_files
 
 F0_RANGE_HZ = (65.0, 700.0)
 _HOP_S = 0.005

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from deconstruct.data.composition import Arrangement, compose
-from deconstruct.data.notes import NoteEvent, Part
+from deconstruct.data.rendering.composition import Arrangement, compose
+from deconstruct.data.rendering.notes import NoteEvent, Part
 from deconstruct.errors import DependencyError
 
 # (composer in the music21 corpus, file suffixes to use, weight when drawing a family)

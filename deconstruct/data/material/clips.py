@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from deconstruct.audio import load_audio, resample
-from deconstruct.data.recordings import train_instrument_files
+from deconstruct.data.material.recordings import train_instrument_files
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from deconstruct.data import taxonomy
+from deconstruct.data.rendering import taxonomy
 
 # Candidate fine classes per role with base weights.
 ROLE_CLASSES: dict[str, dict[str, float]] = {
