@@ -41,11 +41,14 @@ import torch
 
 __all__ = [
     "CATALOG",
+    "DECISIONS",
     "DEFAULT_THRESHOLD",
+    "DEFAULT_UNSURE_MARGIN",
     "DEFAULT_VARIANT",
     "EFFECT_NAMES",
     "EffectEstimate",
     "EffectSpec",
+    "MIN_EQ_GAIN_DB",
     "ParamSpec",
     "denormalise_flat",
     "detected",
@@ -58,6 +61,15 @@ Value = TypeVar("Value", float, torch.Tensor)
 
 DEFAULT_THRESHOLD = 0.5
 """Probability at or above which an effect counts as detected."""
+
+DEFAULT_UNSURE_MARGIN = 0.2
+"""Without a calibrated bound, probabilities in ``[threshold - 0.2, threshold)`` are "unsure"."""
+
+DECISIONS = ("detected", "unsure", "absent")
+"""What the analysis decides about an effect: a confident detection, not sure (nothing is removed), absent."""
+
+MIN_EQ_GAIN_DB = 1.0
+"""An EQ counts as detected only when its largest estimated band gain is at least this large in magnitude, dB."""
 
 DEFAULT_VARIANT = "default"
 
@@ -386,12 +398,18 @@ class EffectEstimate:
         params: estimated parameters in physical units, names carrying units (``{"threshold_db": -30.0}``);
             empty when not estimated. May hold descriptors beyond the catalog's (reverb: ``rt60_s``, ``drr_db``).
         threshold: probability at or above which the effect counts as :attr:`detected`.
+        unsure_below: probabilities in ``[unsure_below, threshold)`` are "unsure"; ``None``: ``threshold -``
+            :data:`DEFAULT_UNSURE_MARGIN`, floored at 0.
+        veto: why the effect counts as absent whatever its probability (an EQ whose largest band gain is under
+            :data:`MIN_EQ_GAIN_DB`), or ``None``.
     """
 
     name: str
     probability: float
     params: Mapping[str, float] = field(default_factory=dict)
     threshold: float = DEFAULT_THRESHOLD
+    unsure_below: float | None = None
+    veto: str | None = None
 
     def __post_init__(self) -> None:
         effect_spec(self.name)
@@ -399,32 +417,58 @@ class EffectEstimate:
             raise ValueError(f"{self.name}: probability must lie in [0, 1], got {self.probability}")
         if not 0.0 <= float(self.threshold) <= 1.0:
             raise ValueError(f"{self.name}: threshold must lie in [0, 1], got {self.threshold}")
+        if self.unsure_below is not None and not 0.0 <= float(self.unsure_below) <= float(self.threshold):
+            raise ValueError(f"{self.name}: unsure_below must lie in [0, threshold], got {self.unsure_below}")
         object.__setattr__(self, "probability", float(self.probability))
         object.__setattr__(self, "params", {k: float(v) for k, v in self.params.items()})
+        if self.unsure_below is None:
+            object.__setattr__(self, "unsure_below", max(0.0, float(self.threshold) - DEFAULT_UNSURE_MARGIN))
+        object.__setattr__(self, "unsure_below", float(self.unsure_below))
+
+    @property
+    def unsure_bound(self) -> float:
+        """The probability from which (up to :attr:`threshold`) the decision is "unsure"."""
+        return float(self.unsure_below)
+
+    @property
+    def decision(self) -> str:
+        """``"detected"`` (at or above the threshold, no veto), ``"unsure"`` (between the bounds) or ``"absent"``."""
+        if self.veto is not None:
+            return "absent"
+        if self.probability >= self.threshold:
+            return "detected"
+        return "unsure" if self.probability >= self.unsure_bound else "absent"
 
     @property
     def detected(self) -> bool:
-        """Whether :attr:`probability` is at or above :attr:`threshold`."""
-        return self.probability >= self.threshold
+        """Whether the effect is confidently detected (:attr:`decision` is ``"detected"``)."""
+        return self.decision == "detected"
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict: name, probability, detected, threshold and params."""
-        return {
+        """A JSON-ready dict: name, probability, decision, detected, threshold, unsure_below, params (and reason)."""
+        data = {
             "name": self.name,
             "probability": self.probability,
+            "decision": self.decision,
             "detected": self.detected,
             "threshold": self.threshold,
+            "unsure_below": self.unsure_bound,
             "params": dict(self.params),
         }
+        if self.veto is not None:
+            data["reason"] = self.veto
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "EffectEstimate":
-        """Inverse of :meth:`to_dict` (``detected`` is recomputed, not read)."""
+        """Inverse of :meth:`to_dict` (``decision`` and ``detected`` are recomputed, not read)."""
         return cls(
             name=data["name"],
             probability=data["probability"],
             params=data.get("params", {}),
             threshold=data.get("threshold", DEFAULT_THRESHOLD),
+            unsure_below=data.get("unsure_below"),
+            veto=data.get("reason"),
         )
 
 
@@ -439,10 +483,13 @@ def detected(
             mapping (effects it does not name keep their own threshold).
 
     Returns:
-        The estimates whose probability is at or above their threshold, sorted in catalog order.
+        The estimates whose probability is at or above their threshold, sorted in catalog order (a vetoed
+        estimate is never detected).
     """
     chosen = []
     for estimate in estimates:
+        if estimate.veto is not None:
+            continue
         if threshold is None:
             limit = estimate.threshold
         elif isinstance(threshold, Mapping):
