@@ -89,7 +89,8 @@ class MaskTCN(nn.Module):
         self.mask_bound = float(mask_bound)
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
         to_bins = band_matrix(n_fft, sample_rate, bands)  # [bins, bands]
-        self.register_buffer("to_bands", to_bins / to_bins.sum(0, keepdim=True), persistent=False)
+        self.register_buffer("to_bands", to_bins / to_bins.sum(0, keepdim=True).clamp_min(1e-8),  # empty bands: 0
+                             persistent=False)
         self.trunk = _trunk(bands, hidden, layers, kernel)
         self.out = nn.Conv1d(hidden, 2 * self.bins, 1)
         nn.init.zeros_(self.out.weight)
@@ -99,14 +100,14 @@ class MaskTCN(nn.Module):
 
     def stft(self, x: torch.Tensor) -> torch.Tensor:
         """``[N, T]`` → complex ``[N, bins, frames]``."""
-        return torch.stft(x, self.n_fft, self.hop, window=self.window, return_complex=True)
+        return torch.stft(x.float(), self.n_fft, self.hop, window=self.window.float(), return_complex=True)
 
     def mask(self, spec: torch.Tensor) -> torch.Tensor:
         """The complex mask for a spectrogram. Shape: complex ``[N, bins, frames]`` → same."""
-        power = spec.real.square() + spec.imag.square()
+        power = (spec.real.square() + spec.imag.square()).float()
         features = torch.log(torch.einsum("nft,fb->nbt", power, self.to_bands) + _EPS)
         features = features - features.mean(dim=(1, 2), keepdim=True)  # level-independent
-        raw = self.out(self.trunk(features))  # [N, 2·bins, frames]
+        raw = self.out(self.trunk(features)).float()  # [N, 2·bins, frames]; float32: no complex bfloat16
         raw = torch.complex(raw[:, : self.bins], raw[:, self.bins :])
         magnitude = raw.abs().clamp_min(_EPS)
         return raw * (self.mask_bound * torch.tanh(magnitude / self.mask_bound) / magnitude)
@@ -114,13 +115,17 @@ class MaskTCN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_batch(x)
         batch, channels, samples = x.shape
-        flat = x.reshape(batch * channels, samples)
+        flat = x.float().reshape(batch * channels, samples)  # STFTs in float32 under any autocast (bf16 too)
         pad = max(0, self.n_fft - samples)
         if pad:
             flat = nn.functional.pad(flat, (0, pad))
-        spec = self.stft(flat)
-        out = torch.istft(spec * self.mask(spec), self.n_fft, self.hop, window=self.window, length=flat.shape[-1])
-        return out[:, :samples].reshape(batch, channels, samples)
+        with torch.autocast(device_type=flat.device.type, enabled=False):
+            spec = self.stft(flat)
+        mask = self.mask(spec)
+        with torch.autocast(device_type=flat.device.type, enabled=False):
+            out = torch.istft(spec * mask.to(spec.dtype), self.n_fft, self.hop, window=self.window.float(),
+                              length=flat.shape[-1])
+        return out[:, :samples].reshape(batch, channels, samples).to(x.dtype)
 
 
 class GainTCN(nn.Module):
@@ -168,7 +173,8 @@ class GainTCN(nn.Module):
         _check_batch(x)
         batch, channels, samples = x.shape
         flat = x.reshape(batch * channels, samples)
-        return (flat * torch.pow(10.0, self.gain_db(flat) / 20.0)).reshape(batch, channels, samples)
+        gain = torch.pow(10.0, self.gain_db(flat).float() / 20.0)
+        return (flat.float() * gain).reshape(batch, channels, samples).to(x.dtype)
 
 
 ARCHITECTURES: dict[str, type[nn.Module]] = {"mask_tcn": MaskTCN, "gain_tcn": GainTCN}

@@ -94,13 +94,15 @@ def build_dry_source(data: dict[str, Any], sample_rate: int) -> MixedDrySource:
 
 
 def removal_dataset(config: dict[str, Any], effect: str, source: MixedDrySource, length: int,
-                    seed: int) -> EffectedDataset:
-    """FXAug removal items for ``effect`` (see the module docstring)."""
-    data = config["data"]
+                    seed: int, rir_files: list[str] | None = None) -> EffectedDataset:
+    """FXAug removal items for ``effect`` (see the module docstring); ``effects.<effect>.data`` overrides
+    ``data`` for that effect (``max_effects``, ``remove_probability``, ``convolution_probability``)."""
+    data = {**config["data"], **config["effects"].get(effect, {}).get("data", {})}
     return EffectedDataset(
-        source, sample_rate=int(config["sample_rate"]), duration_s=float(data["duration_s"]), channels=1,
-        length=length, seed=seed, max_effects=int(data.get("max_effects", 3)), remove=effect,
+        source, rir_files=rir_files, sample_rate=int(config["sample_rate"]), duration_s=float(data["duration_s"]),
+        channels=1, length=length, seed=seed, max_effects=int(data.get("max_effects", 3)), remove=effect,
         remove_probability=float(data.get("remove_probability", 0.5)),
+        convolution_probability=float(data.get("convolution_probability", 0.5)),
         level_db=tuple(data.get("level_db", (-24.0, -12.0))),
     )
 
@@ -177,120 +179,195 @@ def guard_metrics(net: nn.Module, dataset: EffectedDataset, effect: str) -> dict
     return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in metrics.items()}
 
 
-def _make_task(net: nn.Module, loss: nn.Module, settings: dict[str, Any]):
+def _holds(chains: list[str], effect: str) -> torch.Tensor:
+    """Which items of a batch hold ``effect`` (from their chain JSON)."""
+    return torch.tensor([effect in [e["name"] for e in json.loads(chain)] for chain in chains])
+
+
+def _make_task(net: nn.Module, loss: nn.Module, effect: str, settings: dict[str, Any]):
     import lightning as L
+
+    from deconstruct.train.runtime import cosine_factor
 
     class RemovalTask(L.LightningModule):
         def __init__(self) -> None:
             super().__init__()
             self.net, self.loss = net, loss
 
-        def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-            value = self.loss(self.net(batch["wet"]), batch["target"])
+        def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+            estimate = self.net(batch["wet"])
+            with torch.autocast(device_type=estimate.device.type, enabled=False):
+                value = self.loss(estimate.float(), batch["target"].float())
             self.log("train/loss", value, prog_bar=True)
             return value
 
+        def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+            """SI-SDR gain on items holding the effect and loss on items lacking it, on the training device."""
+            wet, target = batch["wet"], batch["target"]
+            with torch.autocast(device_type=wet.device.type, enabled=False):
+                out = self.net(wet).float()
+                holds = _holds(batch["chain"], effect).to(wet.device)
+                before = si_sdr(target, wet).mean(-1).clamp(max=60.0)
+                after = si_sdr(target, out).mean(-1).clamp(max=60.0)
+            if bool(holds.any()):
+                self.log("val/gain_db", (after - before)[holds].mean().float(), batch_size=int(holds.sum()),
+                         sync_dist=True)
+            if bool((~holds).any()):
+                self.log("val/lacks_loss_db", (before - after)[~holds].mean().float(),
+                         batch_size=int((~holds).sum()), sync_dist=True)
+
+        def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+            timer = next((c for c in self.trainer.callbacks if type(c).__name__ == "Timer"), None)
+            elapsed = timer.time_elapsed("train") if timer is not None else 0.0
+            factor = cosine_factor(self.global_step, int(settings["max_steps"]), elapsed,
+                                   60.0 * float(settings["max_minutes"]), int(settings.get("warmup_steps", 50)))
+            for group in self.optimizers().param_groups:
+                group["lr"] = float(settings["lr"]) * factor
+
         def configure_optimizers(self):
-            optimizer = torch.optim.AdamW(self.net.parameters(), lr=float(settings["lr"]),
-                                          weight_decay=float(settings.get("weight_decay", 0.0)))
-            steps = int(settings["max_steps"])
-            warmup = int(settings.get("warmup_steps", max(1, int(0.05 * steps))))
-            seconds = 60.0 * float(settings["max_minutes"]) if settings.get("max_minutes") else math.inf
-            started: list[float] = []
-
-            def factor(step: int) -> float:
-                """Warm-up, then a cosine over the run's progress: steps done or wall time spent, whichever is
-                further along (a time-capped run on a shared CPU still ends at a low learning rate)."""
-                if not started:
-                    started.append(time.monotonic())
-                progress = min(1.0, max(step / steps, (time.monotonic() - started[0]) / seconds))
-                return min(1.0, (step + 1) / warmup) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-            schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+            return torch.optim.AdamW(self.net.parameters(), lr=float(settings["lr"]),
+                                     weight_decay=float(settings.get("weight_decay", 0.0)))
 
     return RemovalTask()
 
 
+def _collate(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stack tensors; keep the chain JSON strings as a list."""
+    return {key: torch.stack([item[key] for item in items]) if isinstance(items[0][key], torch.Tensor)
+            else [item[key] for item in items] for key in items[0]}
+
+
+def effect_settings(config: dict[str, Any], effect: str) -> dict[str, Any]:
+    """The training settings of one effect: ``train`` overlaid with ``effects.<effect>.train``.
+
+    Raises:
+        ValueError: no ``max_minutes`` (every network's training is capped in wall-clock time).
+    """
+    settings = {**config.get("train", {}), **config["effects"][effect].get("train", {})}
+    if not settings.get("max_minutes"):
+        raise ValueError(f"effects.{effect}.train.max_minutes (or train.max_minutes) is required: every network's "
+                         "training is capped in wall-clock time")
+    return settings
+
+
 def _train_one(config: dict[str, Any], effect: str, entry: dict[str, Any], source: MixedDrySource,
-               out_dir: Path) -> tuple[nn.Module, dict[str, Any]]:
+               rir_files: list[str], folder: Path) -> tuple[nn.Module, dict[str, Any], Any]:
+    """Train (or resume training) one effect's network in ``folder``; returns the network, a training record and
+    the trainer."""
     import lightning as L
 
-    settings = {**config.get("train", {}), **entry.get("train", {})}
+    from deconstruct.train.runtime import fit, make_trainer, resumed_step
+
+    settings = effect_settings(config, effect)
     seed = int(config["seed"]) + EFFECT_NAMES.index(effect)
     L.seed_everything(seed, workers=True)
     net = build_removal_net(entry["net"], int(config["sample_rate"]))
     steps, batch = int(settings["max_steps"]), int(settings["batch_size"])
-    dataset = removal_dataset(config, effect, source, steps * batch, seed)
-    loader = DataLoader(dataset, batch_size=batch, num_workers=int(settings.get("num_workers", 0)),
-                        persistent_workers=False)
-    loss = RemovalLoss(**config.get("loss", {}))
-    task = _make_task(net, loss, settings)
-    max_minutes = settings.get("max_minutes")
-    trainer = L.Trainer(
-        max_steps=steps, max_time={"minutes": float(max_minutes)} if max_minutes else None,
-        accelerator=settings.get("accelerator", "cpu"), devices=settings.get("devices", 1),
-        strategy=settings.get("strategy", "auto"), precision=settings.get("precision", "32-true"),
-        gradient_clip_val=float(settings.get("grad_clip", 5.0)), default_root_dir=str(out_dir),
-        logger=L.pytorch.loggers.CSVLogger(str(out_dir), name=f"logs-{effect}"), enable_checkpointing=False,
-        enable_progress_bar=bool(settings.get("progress_bar", False)), enable_model_summary=False,
-        log_every_n_steps=int(settings.get("log_every", 10)), num_sanity_val_steps=0,
-    )
+    start = resumed_step(folder)  # a resumed run draws fresh items rather than repeating the first ones
+    dataset = removal_dataset(config, effect, source, max(batch, (steps - start) * batch), seed + 7919 * start,
+                              rir_files)
+    workers = int(settings.get("num_workers", 0))
+    loader = DataLoader(dataset, batch_size=batch, num_workers=workers, persistent_workers=False, collate_fn=_collate)
+    valid = removal_dataset(config, effect, source, int(config["data"].get("valid_items", 32)),
+                            int(config["seed"]) + 1000 + EFFECT_NAMES.index(effect), rir_files)
+    val_loader = DataLoader(valid, batch_size=batch, collate_fn=_collate)
+    task = _make_task(net, RemovalLoss(**config.get("loss", {})), effect, settings)
+    trainer = make_trainer(settings, folder, val_every=settings.get("val_every"))
     started = time.monotonic()
-    trainer.fit(task, loader)
-    training = {"steps": int(trainer.global_step), "seconds": round(time.monotonic() - started, 1),
+    resumed = fit(trainer, task, loader, folder, val_loader if settings.get("val_every") else None)
+    training = {"steps": int(trainer.global_step), "seconds_this_attempt": round(time.monotonic() - started, 1),
+                "resumed_from_step": start if resumed else 0,
                 "final_loss": round(float(trainer.callback_metrics.get("train/loss", float("nan"))), 4),
                 "parameters": sum(p.numel() for p in net.parameters())}
-    return net.cpu().eval(), training
+    return net.cpu().eval(), training, trainer
 
 
-def train(config: dict[str, Any], out_dir: str | Path, commit: str = "unknown") -> Path:
-    """Train every configured removal network, guard them, and export one removal checkpoint.
+def train(config: dict[str, Any], out_dir: str | Path, commit: str = "unknown",
+          effects: list[str] | None = None) -> Path | None:
+    """Train the configured removal networks (or only ``effects``), guard them, and export one removal checkpoint.
+
+    Each network trains in ``out_dir/<effect>/`` with checkpoints there: run the same command again and it resumes
+    (an effect whose ``<effect>-network.pt`` exists is done and is not trained again). Only rank zero guards and
+    exports.
 
     Returns:
-        The exported checkpoint (``out_dir / config["output"]["export"]``).
+        The exported checkpoint (``out_dir / config["output"]["export"]``), ``None`` on other ranks.
     """
     threads = torch.get_num_threads()
     if config.get("threads"):
         torch.set_num_threads(int(config["threads"]))
     try:
-        return _train_all(config, Path(out_dir), commit)
+        return _train_all(config, Path(out_dir), commit, effects)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train_all(config: dict[str, Any], out_dir: Path, commit: str) -> Path:
+def _rir_files(config: dict[str, Any], out_dir: Path) -> list[str]:
+    """Rooms for convolution reverb: the ``train`` measured rooms, plus ``data.rooms.synthetic`` synthetic ones."""
+    from deconstruct.data.datasets.effected import train_rir_files
+
+    files = [str(f) for f in train_rir_files()] if config["data"].get("recordings", True) else []
+    rooms = config["data"].get("rooms") or {}
+    if int(rooms.get("synthetic", 0)) > 0:
+        from deconstruct.train.rooms import write_synthetic_rirs
+
+        files += [str(f) for f in write_synthetic_rirs(out_dir / "rooms", int(rooms["synthetic"]),
+                                                       int(rooms.get("seed", 0)), int(config["sample_rate"]))]
+    return files
+
+
+def _train_all(config: dict[str, Any], out_dir: Path, commit: str, only: list[str] | None) -> Path | None:
+    from deconstruct.train.runtime import is_rank_zero
+
     out_dir.mkdir(parents=True, exist_ok=True)
     sample_rate = int(config["sample_rate"])
+    unknown = sorted(set(only or []) - set(EFFECT_NAMES))
+    if unknown:
+        raise ValueError(f"unknown effect(s) {', '.join(unknown)}; the catalog has {', '.join(EFFECT_NAMES)}")
     source = build_dry_source(config["data"], sample_rate)
+    rir_files = _rir_files(config, out_dir)
     guard = config.get("guard", {})
     effects_config: dict[str, Any] = {}
     state: dict[str, torch.Tensor] = {}
     metrics: dict[str, Any] = {}
-    for effect in EFFECT_NAMES:
+    for effect in only or EFFECT_NAMES:  # in the order asked for
         entry = dict(config["effects"].get(effect, {}))
-        exported = {"dsp": entry.get("dsp", False)}
-        if entry.get("net"):
-            net, training = _train_one(config, effect, entry, source, out_dir)
+        alone = out_dir / f"{effect}-network.pt"
+        if entry.get("net") and not alone.is_file():
+            net, training, _ = _train_one(config, effect, entry, source, rir_files, out_dir / effect)
+            if not is_rank_zero():
+                continue
             valid = removal_dataset(config, effect, source, int(config["data"].get("valid_items", 32)),
-                                    seed=int(config["seed"]) + 1000 + EFFECT_NAMES.index(effect))
+                                    int(config["seed"]) + 1000 + EFFECT_NAMES.index(effect), rir_files)
             checked = guard_metrics(net, valid, effect)
             ok = (checked.get("gain_db", 0.0) >= float(guard.get("min_gain_db", 0.0))
                   and checked.get("lacks_harm_db", 0.0) <= float(guard.get("max_harm_db", math.inf)))
-            metrics[effect] = {"training": training, "train_side_validation": checked, "shipped": ok}
-            save_checkpoint(out_dir / f"{effect}-network.pt", f"{config['name']}-{effect}",  # kept for inspection
+            record = {"training": training, "train_side_validation": checked, "shipped": ok}
+            save_checkpoint(alone, f"{config['name']}-{effect}",  # the network alone: a removal checkpoint
                             {"stage": "removal", "sample_rate": sample_rate,
                              "effects": {effect: {"dsp": False, "net": entry["net"]}}},
-                            {f"{effect}.{k}": v for k, v in net.state_dict().items()}, metrics[effect])
-            if ok:
+                            {f"{effect}.{k}": v for k, v in net.state_dict().items()}, record)
+    for effect in EFFECT_NAMES:
+        entry = dict(config["effects"].get(effect, {}))
+        exported = {"dsp": entry.get("dsp", False)}
+        alone = out_dir / f"{effect}-network.pt"
+        if entry.get("net") and alone.is_file():
+            from deconstruct.models.checkpoint import load_checkpoint
+
+            payload = load_checkpoint(alone)
+            metrics[effect] = payload.get("metrics", {})
+            checked = metrics[effect].get("train_side_validation", {})
+            if metrics[effect].get("shipped"):
                 exported["net"] = entry["net"]
-                state.update({f"{effect}.{k}": v for k, v in net.state_dict().items()})
+                state.update(payload["state_dict"])
             else:
                 exported["note"] = (f"the {effect} network did not beat its input on training-side validation "
                                     f"(gain {checked.get('gain_db')} dB, harm {checked.get('lacks_harm_db')} dB)")
         elif entry.get("note"):
             exported["note"] = entry["note"]
         effects_config[effect] = exported
+    if not is_rank_zero():
+        return None
     output = config["output"]
     model_config = {"stage": "removal", "sample_rate": sample_rate, "effects": effects_config}
     metrics["training"] = {"config": config, "commit": commit}

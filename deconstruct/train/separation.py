@@ -175,11 +175,14 @@ def _loader(config: dict[str, Any], part: str, items: int, seed: int, shuffle: b
                       drop_last=shuffle, collate_fn=collate, persistent_workers=workers > 0)
 
 
-def train(config: dict[str, Any], out_dir: str | Path, commit: str = "unknown") -> Path:
+def train(config: dict[str, Any], out_dir: str | Path, commit: str = "unknown") -> Path | None:
     """Train a separation model from a config and export a checkpoint.
 
+    Checkpoints go to ``out_dir/checkpoints``; the same command resumes from ``last.ckpt``. ``train.max_minutes``
+    caps the training time.
+
     Returns:
-        the exported checkpoint path (``out_dir / config["output"]["export"]``).
+        the exported checkpoint path (``out_dir / config["output"]["export"]``); ``None`` on ranks other than zero.
     """
     import lightning as L
 
@@ -194,15 +197,13 @@ def train(config: dict[str, Any], out_dir: str | Path, commit: str = "unknown") 
         from deconstruct.models.registry import resolve
 
         task.net.load_state_dict(resolve("separation", config["init_from"]).state_dict, strict=True)
-    trainer = L.Trainer(
-        max_steps=steps, accelerator=train_cfg.get("accelerator", "auto"), devices=train_cfg.get("devices", 1),
-        strategy=train_cfg.get("strategy", "auto"), precision=train_cfg.get("precision", "32-true"),
-        gradient_clip_val=float(train_cfg.get("grad_clip", 5.0)), default_root_dir=str(out_dir),
-        val_check_interval=min(int(train_cfg.get("val_every", steps)), steps), check_val_every_n_epoch=None,
-        logger=L.pytorch.loggers.CSVLogger(str(out_dir), name="logs"), enable_checkpointing=False,
-        enable_progress_bar=bool(train_cfg.get("progress_bar", True)), enable_model_summary=False,
-        num_sanity_val_steps=0)
-    trainer.fit(task, train_loader, valid_loader)
+    from deconstruct.train.runtime import fit, is_rank_zero, make_trainer
+
+    settings = {"val_every": steps, "progress_bar": True, **train_cfg}
+    trainer = make_trainer(settings, out_dir, val_every=int(settings["val_every"]))
+    fit(trainer, task, train_loader, out_dir, valid_loader)
+    if not is_rank_zero():  # only rank zero exports
+        return None
     metrics = {key: round(float(value), 4) for key, value in trainer.callback_metrics.items()}
     export = config["output"]
     model_config = dict(config["model"], stage="separation")
