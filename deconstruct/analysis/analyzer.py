@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 
+from deconstruct.analysis.calibration import Calibration
 from deconstruct.analysis.features import EffectFeatures, FeatureConfig
 from deconstruct.analysis.layout import output_names, physical_params
 from deconstruct.analysis.windows import SILENCE_DB, active_windows, cut_windows, rms_db
@@ -104,7 +105,8 @@ class NetworkOutputs:
     """A stem's network outputs aggregated over its active windows.
 
     Attributes:
-        probabilities: ``[effects]`` sigmoid of the mean logit over active windows (zeros when nothing detectable).
+        probabilities: ``[effects]`` sigmoid of the mean logit over active windows, through the checkpoint's
+            calibration when it has one (:mod:`deconstruct.analysis.calibration`); zeros when nothing detectable.
         params: ``[len(output_names())]`` median normalised parameters over active windows (empty when nothing
             detectable).
         windows: active windows analysed.
@@ -176,6 +178,7 @@ class EffectAnalyzer:
             raise InputError(f"hop_s must be positive, got {hop_s}")
         self.hop = max(1, round(hop_s * self.sample_rate))
         self.thresholds = _thresholds(threshold, config.get("thresholds", {}))
+        self.calibration = Calibration(config.get("calibration"))
         self.batch_size = int(batch_size)
         self.device = pick_device(device)
         self.features = EffectFeatures(self.feature_config).to(self.device).eval()
@@ -232,6 +235,14 @@ class EffectAnalyzer:
             estimates.append(EffectEstimate(name, probability, found, threshold))
         return StemAnalysis(tuple(estimates), reason=None, windows=raw.windows, duration_s=raw.duration_s)
 
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Stem probabilities from window logits: sigmoid of the mean, then the calibration.
+
+        Shape:
+            logits: ``[windows, effects]`` → ``[effects]``.
+        """
+        return self.calibration(torch.sigmoid(logits.mean(dim=0)))
+
     def network_outputs(self, samples: torch.Tensor, sample_rate: int) -> NetworkOutputs:
         """The aggregated network outputs of a stem, before thresholds and units (evaluation reads these).
 
@@ -262,8 +273,7 @@ class EffectAnalyzer:
             level = "digital silence" if math.isinf(loudest) else f"{loudest:.1f} dBFS"
             return NetworkOutputs.nothing(f"silent: loudest window {level}, below {SILENCE_DB:g} dBFS", duration_s)
         logits, params = self._run(windows[active])
-        return NetworkOutputs(torch.sigmoid(logits.mean(dim=0)), params.median(dim=0).values, int(active.sum()),
-                              duration_s)
+        return NetworkOutputs(self.probabilities(logits), params.median(dim=0).values, int(active.sum()), duration_s)
 
 
 def analyze(audio: Audio, model: str | os.PathLike | None = None, device: str | None = None,

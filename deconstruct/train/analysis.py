@@ -27,7 +27,7 @@ import numpy as np
 import soundfile as sf
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
 from deconstruct.analysis.features import NUM_STATS, EffectFeatures, FeatureConfig
 from deconstruct.analysis.layout import output_names, targets_from_chain
@@ -236,7 +236,7 @@ def build_shard(config: dict[str, Any], part: str, shard: int, path: str | Path,
 def bank_folder(config: dict[str, Any], root: str | Path) -> Path:
     """``root/<hash>``: the hash covers the feature and data settings, so a changed setting never reuses a bank
     built with the old one (shard files of the same size and index are shared between runs that agree)."""
-    data = {k: v for k, v in config["data"].items() if k not in ("bank_dir", "cache")}
+    data = {k: v for k, v in config["data"].items() if k not in ("bank_dir", "cache", "separated")}
     for part in ("train", "valid"):
         data[part] = {k: v for k, v in data[part].items() if k not in ("items", "shards")}
     key = json.dumps({"features": config.get("features", {}), "data": data}, sort_keys=True, default=str)
@@ -470,6 +470,9 @@ def train(config: dict[str, Any], out_dir: str | Path, commit: str = "unknown", 
         dataset: Dataset = prepare_bank(config, "train", bank_dir, progress)
     else:
         dataset = build_examples(config, "train")
+    separated = _separated_parts(config, progress)
+    if separated:
+        dataset = ConcatDataset([dataset, separated["train"]])
     data_s = time.time() - started
     workers = int(train_cfg.get("num_workers", 0))
     loader = DataLoader(dataset, batch_size=int(train_cfg["batch_size"]), shuffle=True, drop_last=True,
@@ -503,8 +506,25 @@ def train(config: dict[str, Any], out_dir: str | Path, commit: str = "unknown", 
     export = config["output"]
     checkpoint_config = dict(model_config(config), thresholds=thresholds,
                              threshold_source="F1-optimal per effect on the training-side validation part")
+    if separated:  # calibration and precision thresholds on held-out separated stems replace the F1-tuned ones
+        from deconstruct.train.calibrate import calibrated_config
+
+        update, metrics["separated_validation"] = calibrated_config(net, separated["valid"], config.get("calibration"))
+        checkpoint_config.update(update)
     return save_checkpoint(out_dir / export["export"], export.get("name", config["name"]), checkpoint_config,
                            net.state_dict(), metrics, half=bool(export.get("half", False)))
+
+
+def _separated_parts(config: dict[str, Any], progress: bool) -> dict[str, Dataset]:
+    """The separated-stem material (``data.separated``) of a run, ``train`` and ``valid``, or ``{}`` without one.
+    ``data.separated.wait_for_build: false`` trains on the shards already built."""
+    section = config["data"].get("separated")
+    if not section:
+        return {}
+    from deconstruct.data.datasets.separated import prepare_material
+
+    root, build = section.get("cache_dir", "cache/separated-analysis"), bool(section.get("wait_for_build", True))
+    return {part: prepare_material(config, part, root, progress, build=build) for part in ("valid", "train")}
 
 
 def _collate(items: list[dict[str, Any]]) -> dict[str, Any]:
