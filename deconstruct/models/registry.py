@@ -69,8 +69,12 @@ def _from_payload(payload: dict[str, Any], stage: str, path: Path, source: str) 
         return ResolvedModel(payload["name"], config, float32_state(payload["state_dict"]),
                              payload.get("metrics", {}), sha256_of(path), source)
     if stage == "separation" and any(key.startswith("freq_encoder.") for key in payload):
-        config = {"stage": "separation", "architecture": "hdemucs", "stems": HDEMUCS_SOURCES, "channels": 2,
-                  "sample_rate": 44100, "arch_kwargs": {"size": "high"}}
+        from deconstruct.models.hdemucs_shapes import hdemucs_kwargs
+
+        count, kwargs = hdemucs_kwargs(payload)  # any size, read off the tensor shapes
+        stems = HDEMUCS_SOURCES if count == 4 else [f"source_{index + 1}" for index in range(count)]
+        config = {"stage": "separation", "architecture": "hdemucs", "stems": stems,
+                  "channels": kwargs["audio_channels"], "sample_rate": 44100, "arch_kwargs": {"size": None, **kwargs}}
         state = {f"model.{key}": value for key, value in payload.items()}
         return ResolvedModel(path.stem, config, float32_state(state), {}, sha256_of(path), source)
     raise ModelError(f"{path}: not a deconstruct checkpoint nor a recognised published state dict")

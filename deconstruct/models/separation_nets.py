@@ -163,12 +163,15 @@ class HDemucsAdapter(nn.Module):
     Normalises the input by its standard deviation as torchaudio's MUSDB-HQ pipeline does.
     """
 
-    def __init__(self, sources: list[str], size: str = "high", **kwargs: Any) -> None:
+    def __init__(self, sources: list[str], size: str | None = "high", **kwargs: Any) -> None:
         super().__init__()
-        from torchaudio.models import hdemucs_high, hdemucs_low, hdemucs_medium
+        from torchaudio.models import HDemucs, hdemucs_high, hdemucs_low, hdemucs_medium
 
         builders: dict[str, Callable[..., nn.Module]] = {
             "low": hdemucs_low, "medium": hdemucs_medium, "high": hdemucs_high}
+        if size is None:  # explicit settings (any size; see deconstruct.models.hdemucs_shapes)
+            self.model = HDemucs(sources=list(sources), **kwargs)
+            return
         if size not in builders:
             raise ValueError(f"unknown HDemucs size {size!r}; use low, medium or high")
         self.model = builders[size](sources=list(sources), **kwargs)

@@ -2,14 +2,17 @@
 
 Any sample rate and mono or stereo input: each chunk is resampled to the model's rate, adapted to its channel
 count, separated, and brought back, so stems come out at the input's rate and channel count. Long inputs run in
-overlapping chunks crossfaded together (:func:`deconstruct.streaming.overlap_add`).
+overlapping chunks crossfaded together (:func:`deconstruct.streaming.overlap_add`), never longer than the model
+takes (an HTDemucs's training segment, a RoFormer's ``chunk_size``). Published separators (demucs, the RoFormer
+family) load through :mod:`deconstruct.separation.backends`; the project's checkpoints and torchaudio HDemucs state
+dicts through the registry.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -17,6 +20,7 @@ from deconstruct.audio import Audio, resample
 from deconstruct.devices import pick_device
 from deconstruct.models.registry import ResolvedModel, resolve
 from deconstruct.models.separation_nets import build_separation_net
+from deconstruct.separation.backends import LoadedSeparator, choose, is_backend_model, load_backend
 from deconstruct.streaming import BlockReader, TensorReader, overlap_add
 
 
@@ -24,25 +28,55 @@ class Separator:
     """Separates mixtures into the stems a model was trained on.
 
     Args:
-        model: a shipped model name, a checkpoint path, or ``None`` for the default.
+        model: a shipped model name, a checkpoint path, ``demucs:<name>``, ``best`` (the best published model
+            available without a download) or ``None`` for the default.
         device: ``"cpu"``, ``"cuda"`` or ``None`` (CUDA when available).
         chunk_s: chunk length in seconds for overlap-add inference.
         overlap_s: crossfade between chunks in seconds.
         shifts: test-time random shifts to average (0 = off), as Demucs's ``shifts``.
+        model_repo: a local folder of demucs model files (``None``: ``$DECONSTRUCT_MODEL_REPO`` or demucs's caches).
+        model_config: the YAML config of a RoFormer checkpoint given as ``model``.
+        log: receives one-line notes while loading (e.g. a download starting).
     """
 
     def __init__(self, model: str | os.PathLike | None = None, device: str | None = None, chunk_s: float = 20.0,
-                 overlap_s: float = 1.0, shifts: int = 0) -> None:
-        self.resolved: ResolvedModel = resolve("separation", model)
-        config = self.resolved.config
-        self.stems: list[str] = list(config["stems"])
-        self.sample_rate: int = int(config["sample_rate"])
-        self.model_channels: int = int(config.get("channels", 2))
+                 overlap_s: float = 1.0, shifts: int = 0, model_repo: str | os.PathLike | None = None,
+                 model_config: str | os.PathLike | None = None, log: Callable[[str], None] | None = None) -> None:
+        self.choice = choose(model, model_repo, model_config)
+        self.backend: LoadedSeparator | None = None
         self.device = pick_device(device)
-        self.net = build_separation_net(config)
-        self.net.load_state_dict(self.resolved.state_dict, strict=True)
+        if is_backend_model(self.choice.model, model_config):
+            self.backend = load_backend(self.choice.model, model_config, model_repo, log=log)
+            self.stems = list(self.backend.stems)
+            self.sample_rate, self.model_channels = self.backend.sample_rate, self.backend.channels
+            self.resolved = ResolvedModel(self.backend.name, {"stems": self.stems, "sample_rate": self.sample_rate,
+                                                              "channels": self.model_channels}, {}, {},
+                                          self.backend.sha256, self.backend.source)
+            self.net = self.backend.net
+            if self.backend.max_chunk_s is not None:  # the model takes no longer input (resampling rounds up)
+                chunk_s = min(chunk_s, self.backend.max_chunk_s * 0.99)
+        else:
+            self.resolved = resolve("separation", self.choice.model)
+            config = self.resolved.config
+            self.stems = list(config["stems"])
+            self.sample_rate = int(config["sample_rate"])
+            self.model_channels = int(config.get("channels", 2))
+            self.net = build_separation_net(config)
+            self.net.load_state_dict(self.resolved.state_dict, strict=True)
         self.net.eval().to(self.device)
-        self.chunk_s, self.overlap_s, self.shifts = chunk_s, overlap_s, int(shifts)
+        self.chunk_s, self.overlap_s, self.shifts = chunk_s, min(overlap_s, chunk_s / 4), int(shifts)
+
+    def report_entry(self) -> dict[str, Any]:
+        """The report's ``separator`` section: which model ran, from where, with which stems, and why."""
+        entry: dict[str, Any] = {"name": self.name, "backend": self.backend.backend if self.backend else "deconstruct",
+                                 "source": self.resolved.source, "sha256": self.resolved.sha256,
+                                 "reason": self.choice.reason, "stems": list(self.stems),
+                                 "sample_rate": self.sample_rate, "channels": self.model_channels,
+                                 "chunk_s": round(self.chunk_s, 3)}
+        if self.backend is not None:
+            entry["model_stems"] = list(self.backend.model_stems)
+            entry.update(self.backend.details)
+        return entry
 
     @property
     def name(self) -> str:
@@ -88,6 +122,8 @@ class Separator:
         """Yield finished ``[S, C, n]`` blocks of a whole input, in order (flat memory)."""
         chunk = max(int(self.chunk_s * reader.sample_rate), 2)
         overlap = min(int(self.overlap_s * reader.sample_rate), chunk - 1)
+        if hasattr(self.net, "reference"):  # demucs normalises by the whole song's statistics: one streamed pass
+            self.net.reference = mono_statistics(reader)
         yield from overlap_add(reader, lambda block: self.separate_block(block, reader.sample_rate), chunk, overlap)
 
     def separate(self, audio: Audio) -> dict[str, Audio]:
@@ -95,6 +131,18 @@ class Separator:
         blocks = list(self.stream(TensorReader(audio.samples, audio.sample_rate)))
         stems = torch.cat(blocks, dim=-1)
         return {name: Audio(stems[index].contiguous(), audio.sample_rate) for index, name in enumerate(self.stems)}
+
+
+def mono_statistics(reader: BlockReader, block_s: float = 10.0) -> tuple[float, float]:
+    """Mean and standard deviation of the input's mono mix, read block by block (flat memory)."""
+    total = total_sq = 0.0
+    step = max(int(block_s * reader.sample_rate), 1)
+    for start in range(0, reader.num_samples, step):
+        mono = reader.read(start, min(start + step, reader.num_samples)).double().mean(0)
+        total, total_sq = total + float(mono.sum()), total_sq + float((mono * mono).sum())
+    count = max(reader.num_samples, 1)
+    mean = total / count
+    return mean, max(total_sq / count - mean * mean, 0.0) ** 0.5
 
 
 def separate(audio: Audio, model: str | os.PathLike | None = None, device: str | None = None) -> dict[str, Audio]:
