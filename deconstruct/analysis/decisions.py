@@ -8,8 +8,8 @@ Each effect's probability is compared with two bounds:
 - below ``unsure_below``: **absent**.
 
 The threshold comes from the checkpoint (``config["thresholds"]``, tuned or calibrated for precision), the unsure
-bound from ``config["unsure_below"]`` when the checkpoint has one, else ``threshold -``
-:data:`~deconstruct.effects.catalog.DEFAULT_UNSURE_MARGIN` (0.2), floored at 0.
+bound from ``config["unsure_below"]`` when the checkpoint has one, else ``threshold - 0.2`` but at least half
+the threshold (:func:`~deconstruct.effects.catalog.default_unsure_below`).
 
 Vetoes: an EQ whose largest estimated band gain is below
 :data:`~deconstruct.effects.catalog.MIN_EQ_GAIN_DB` (1 dB) in magnitude is no EQ; it is "absent" whatever its
@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from deconstruct.effects.catalog import CATALOG, DEFAULT_UNSURE_MARGIN, EFFECT_NAMES, MIN_EQ_GAIN_DB
+from deconstruct.effects.catalog import CATALOG, EFFECT_NAMES, MIN_EQ_GAIN_DB, default_unsure_below
 from deconstruct.effects.level_reference import LEVEL_RELATIVE, ActiveLevel, active_rms_db
 from deconstruct.errors import InputError
 
@@ -77,7 +77,7 @@ def unsure_bounds(thresholds: Mapping[str, float], calibrated: Mapping[str, floa
     bounds = {}
     for name in EFFECT_NAMES:
         threshold = float(thresholds[name])
-        bound = float(calibrated.get(name, threshold - DEFAULT_UNSURE_MARGIN))
+        bound = float(calibrated.get(name, default_unsure_below(threshold)))
         if not 0.0 <= bound <= 1.0 and name in calibrated:
             raise InputError(f"unsure bound of {name} must lie in [0, 1], got {bound}")
         bounds[name] = min(max(bound, 0.0), threshold)

@@ -50,6 +50,7 @@ __all__ = [
     "EffectSpec",
     "MIN_EQ_GAIN_DB",
     "ParamSpec",
+    "default_unsure_below",
     "denormalise_flat",
     "detected",
     "effect_spec",
@@ -63,7 +64,8 @@ DEFAULT_THRESHOLD = 0.5
 """Probability at or above which an effect counts as detected."""
 
 DEFAULT_UNSURE_MARGIN = 0.2
-"""Without a calibrated bound, probabilities in ``[threshold - 0.2, threshold)`` are "unsure"."""
+"""Without a calibrated bound, probabilities in ``[max(threshold - 0.2, threshold / 2), threshold)`` are "unsure"
+(see :func:`default_unsure_below`)."""
 
 DECISIONS = ("detected", "unsure", "absent")
 """What the analysis decides about an effect: a confident detection, not sure (nothing is removed), absent."""
@@ -388,6 +390,14 @@ def denormalise_flat(
     }
 
 
+def default_unsure_below(threshold: float) -> float:
+    """The unsure bound without a calibrated one: ``threshold - 0.2``, but at least half the threshold.
+
+    A low threshold (0.2, say) would otherwise make every probability "unsure".
+    """
+    return max(float(threshold) - DEFAULT_UNSURE_MARGIN, float(threshold) / 2.0)
+
+
 @dataclass(frozen=True)
 class EffectEstimate:
     """What the analysis says about one catalog effect on one stem.
@@ -399,7 +409,7 @@ class EffectEstimate:
             empty when not estimated. May hold descriptors beyond the catalog's (reverb: ``rt60_s``, ``drr_db``).
         threshold: probability at or above which the effect counts as :attr:`detected`.
         unsure_below: probabilities in ``[unsure_below, threshold)`` are "unsure"; ``None``: ``threshold -``
-            :data:`DEFAULT_UNSURE_MARGIN`, floored at 0.
+            :data:`DEFAULT_UNSURE_MARGIN` (at least half the threshold, :func:`default_unsure_below`).
         veto: why the effect counts as absent whatever its probability (an EQ whose largest band gain is under
             :data:`MIN_EQ_GAIN_DB`), or ``None``.
     """
@@ -422,7 +432,7 @@ class EffectEstimate:
         object.__setattr__(self, "probability", float(self.probability))
         object.__setattr__(self, "params", {k: float(v) for k, v in self.params.items()})
         if self.unsure_below is None:
-            object.__setattr__(self, "unsure_below", max(0.0, float(self.threshold) - DEFAULT_UNSURE_MARGIN))
+            object.__setattr__(self, "unsure_below", default_unsure_below(self.threshold))
         object.__setattr__(self, "unsure_below", float(self.unsure_below))
 
     @property

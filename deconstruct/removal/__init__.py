@@ -2,10 +2,10 @@
 
 Signal-processing inverses where they are exact or cheaper (EQ, compressor and limiter from estimated parameters,
 the distortion's ``atanh``, the feedback delay's IIR inverse with a cepstral estimate) and small STFT networks
-where they are not (reverb, chorus); see :mod:`deconstruct.removal.removers`.
+where they are not (reverb, chorus); see :mod:`deconstruct.removal.effect_removers`.
 """
 
 from deconstruct.removal.remover import DSP_ONLY, MODES, EffectRemover, RemovalResult, remove
-from deconstruct.removal.removers import Removal
+from deconstruct.removal.effect_removers import Removal
 
 __all__ = ["DSP_ONLY", "MODES", "EffectRemover", "Removal", "RemovalResult", "remove"]

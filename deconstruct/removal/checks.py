@@ -44,6 +44,7 @@ __all__ = [
     "LOUDNESS_FLOOR_LUFS",
     "LOUDNESS_LIMIT_LU",
     "PEAK_MARGIN_DB",
+    "PERFECT_SNR_DB",
     "RESYNTHESIS_MARGIN_DB",
     "RMS_FLOOR_DB",
     "RMS_LIMIT_DB",
@@ -72,6 +73,8 @@ BLOCK_S = 10.0
 """Block length of the whole-tensor functions, s."""
 FFT_SIZES = (256, 1024, 4096)
 """STFT sizes of the magnitude SNR (short for transients and echoes, long for pitch and reverb)."""
+PERFECT_SNR_DB = 200.0
+"""An SNR with no error at all is reported as this (JSON has no infinity)."""
 
 
 def _db(power: float, floor: float = RMS_FLOOR_DB) -> float:
@@ -182,9 +185,10 @@ class _SpectralSums:
 
 
 def _snr_db(reference: float, error: float) -> float:
+    """SNR in dB, capped at :data:`PERFECT_SNR_DB`; ``-inf`` for a silent reference (nothing to explain)."""
     if reference <= 0:
         return -math.inf
-    return 10.0 * math.log10(reference / error) if error > 0 else math.inf
+    return min(10.0 * math.log10(reference / error), PERFECT_SNR_DB) if error > 0 else PERFECT_SNR_DB
 
 
 @dataclass(frozen=True)
@@ -229,7 +233,7 @@ class CheckResult:
 
 
 def _round(value: float, digits: int = 2) -> float | None:
-    """Rounded, or ``None`` for an infinite value (a perfect or an undefined SNR: JSON has no infinity)."""
+    """Rounded, or ``None`` for an undefined value (the SNR of a silent stem: JSON has no infinity)."""
     return round(value, digits) if math.isfinite(value) else None
 
 
@@ -273,10 +277,7 @@ class RemovalCheck:
             return {"passed": False, "note": "the effect's parameters are unknown: it cannot be re-applied"}
         identity = _snr_db(self.spectral.reference, self.spectral.errors[0])
         resynthesis = _snr_db(self.spectral.reference, self.spectral.errors[1])
-        if math.isinf(identity) and identity > 0 or math.isinf(resynthesis) and resynthesis < 0:
-            improvement = -math.inf  # nothing changed, or a silent stem: nothing to explain
-        else:
-            improvement = resynthesis - identity
+        improvement = resynthesis - identity if math.isfinite(identity) else -math.inf  # silent: nothing to explain
         return {"measure": "multi-resolution magnitude SNR", "identity_snr_db": _round(identity),
                 "resynthesis_snr_db": _round(resynthesis), "improvement_db": _round(improvement),
                 "waveform_identity_snr_db": _round(_snr_db(self.waveform[0], self.waveform[1])),

@@ -1,6 +1,6 @@
 """The removal stage: a load-once :class:`EffectRemover` and the one-shot :func:`remove`.
 
-A removal model holds one remover per catalog effect (see :mod:`deconstruct.removal.removers`) and undoes the
+A removal model holds one remover per catalog effect (see :mod:`deconstruct.removal.effect_removers`) and undoes the
 chosen effects in reverse catalog order (``limiter → reverb → delay → chorus → distortion → compressor → eq``),
 since a chain applies them in catalog order. It takes the analysis stage's
 :class:`~deconstruct.effects.catalog.EffectEstimate` objects (whose parameters the signal-processing inverses use)
@@ -13,6 +13,14 @@ A removal checkpoint's config::
 
 with the networks' weights in the state dict under ``"<effect>.<parameter>"``. The built-in model ``"dsp-only"``
 needs no file: signal-processing inverses only (chorus and reverb pass through).
+
+Checks (:mod:`deconstruct.removal.checks`): with ``checks="enforce"`` (what the pipeline's safe policy uses) each
+removal step is kept only when re-applying the estimated effect explains the step's input better than the
+identity, and the dry estimate's loudness, RMS and peak stay within their limits of the original stem's; a
+rejected step leaves its input as it was, with a note. ``"record"`` measures the same checks and keeps every step;
+``"off"`` (the default of this low-level stage, which evaluation uses to measure the removers themselves) runs no
+check. Compressor and limiter thresholds given relative to the level (``threshold_rel_db``, from the analysis) are
+placed on the signal each inverse runs on: its active RMS level plus the relative threshold.
 """
 
 from __future__ import annotations
@@ -27,15 +35,33 @@ import torch
 
 from deconstruct.audio import Audio
 from deconstruct.devices import pick_device
-from deconstruct.effects.catalog import EFFECT_NAMES, EffectEstimate
+from deconstruct.effects.level_reference import LEVEL_RELATIVE, active_rms_db
+from deconstruct.effects.catalog import EFFECT_NAMES, EffectEstimate, effect_spec
+from deconstruct.effects.chain import Effect
 from deconstruct.errors import InputError, ModelError
 from deconstruct.models.registry import ResolvedModel, resolve
 from deconstruct.models.removal_nets import build_removal_net
-from deconstruct.removal.removers import PASS_THROUGH, EffectRemoval, NetRunner, Removal, build_removal
+from deconstruct.removal.checks import CheckResult, StemLevels, check_removal, measure_levels
+from deconstruct.removal.effect_removers import (
+    PASS_THROUGH,
+    EffectRemoval,
+    NetRunner,
+    Removal,
+    build_removal,
+    catalog_params,
+)
 
-__all__ = ["DSP_ONLY", "MODES", "EffectRemover", "RemovalResult", "dsp_only_config", "remove"]
+__all__ = ["CHECKS", "DSP_ONLY", "MODES", "REMOVE_POLICIES", "EffectRemover", "RemovalResult", "RemovalStep", "dsp_only_config",
+           "remove"]
 
-MODES = ("detected", "given", "all")
+MODES = ("detected", "detected-or-unsure", "given", "all")
+CHECKS = ("enforce", "record", "off")
+REMOVE_POLICIES: dict[str, tuple[str, str] | None] = {
+    "safe": ("detected", "enforce"),
+    "all": ("detected-or-unsure", "record"),
+    "none": None,
+}
+"""The pipeline's removal policies as ``(mode, checks)`` of :meth:`EffectRemover.remove` (``none``: no removal)."""
 DSP_ONLY = "dsp-only"
 
 
@@ -48,25 +74,60 @@ def dsp_only_config(sample_rate: int = 44100) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class RemovalStep:
+    """One removal step and its checks.
+
+    Attributes:
+        removal: what the remover did (method, parameters, note; a rejected step's note says why).
+        kept: whether its output was kept (false for a pass-through and for a step its checks rejected).
+        check: the checks' result, ``None`` when none ran (checks off, or nothing changed).
+        enforced: whether a failed check meant rejection (``checks="enforce"``).
+    """
+
+    removal: Removal
+    kept: bool
+    check: CheckResult | None = None
+    enforced: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The removal's dict with ``kept`` and ``checks`` (``null`` when none ran)."""
+        return {**self.removal.to_dict(), "kept": self.kept,
+                "checks": self.check.to_dict(self.enforced) if self.check is not None else None}
+
+
+@dataclass(frozen=True)
 class RemovalResult:
     """The dry estimate and what was done to get it.
 
     Attributes:
-        audio: the dry estimate, the input's rate, channel count and length (float32, never clipped).
-        removals: the removals in the order applied (reverse catalog order), pass-throughs included.
+        audio: the dry estimate, the input's rate, channel count and length (float32, never clipped); the input
+            object itself when no step was kept.
+        steps: the removal steps in the order tried (reverse catalog order), pass-throughs and rejections
+            included.
     """
 
     audio: Audio
-    removals: tuple[Removal, ...]
+    steps: tuple[RemovalStep, ...]
+
+    @property
+    def removals(self) -> tuple[Removal, ...]:
+        """Every step's :class:`Removal`, in order."""
+        return tuple(step.removal for step in self.steps)
 
     @property
     def applied(self) -> tuple[str, ...]:
-        """Names of the effects that were actually undone (pass-throughs left out)."""
-        return tuple(r.name for r in self.removals if r.method != PASS_THROUGH)
+        """Names of the effects that were actually undone (pass-throughs and rejected steps left out)."""
+        return tuple(step.removal.name for step in self.steps if step.kept)
+
+    @property
+    def rejected(self) -> tuple[str, ...]:
+        """Names of the effects whose removal its checks rejected."""
+        return tuple(step.removal.name for step in self.steps
+                     if not step.kept and step.removal.method != PASS_THROUGH)
 
     def to_dict(self) -> list[dict[str, Any]]:
-        """JSON-ready list of the removals."""
-        return [r.to_dict() for r in self.removals]
+        """JSON-ready list of the steps (see :meth:`RemovalStep.to_dict`)."""
+        return [step.to_dict() for step in self.steps]
 
 
 def _split_state(state_dict: Mapping[str, torch.Tensor], name: str) -> dict[str, torch.Tensor]:
@@ -115,9 +176,11 @@ class EffectRemover:
         stems: Mapping[str, Audio],
         effects: Mapping[str, Sequence[EffectEstimate | str]],
         mode: str = "detected",
+        checks: str = "off",
     ) -> dict[str, RemovalResult]:
         """:meth:`remove` on every stem with its own estimates (a stem missing from ``effects`` passes through)."""
-        return {name: self.remove(audio, effects.get(name, ()), mode=mode) for name, audio in stems.items()}
+        return {name: self.remove(audio, effects.get(name, ()), mode=mode, checks=checks)
+                for name, audio in stems.items()}
 
     def remove(
         self,
@@ -125,6 +188,7 @@ class EffectRemover:
         effects: Sequence[EffectEstimate | str] = (),
         mode: str = "detected",
         threshold: float | Mapping[str, float] | None = None,
+        checks: str = "off",
     ) -> RemovalResult:
         """Remove effects from one stem.
 
@@ -132,34 +196,125 @@ class EffectRemover:
             audio: the wet stem, any rate, any channel count.
             effects: analysis estimates and/or effect names (each effect at most once). A name counts as a
                 certain detection without parameters.
-            mode: ``"detected"``: the estimates at or above their threshold, and every name; ``"given"``: every
-                listed effect whatever its probability; ``"all"``: every catalog effect (the list only supplies
-                parameters).
+            mode: ``"detected"``: the confidently detected estimates (decision ``"detected"``; with ``threshold``,
+                those at or above it and not vetoed), and every name; ``"detected-or-unsure"``: also the unsure
+                ones; ``"given"``: every listed effect whatever its probability; ``"all"``: every catalog effect
+                (the list only supplies parameters).
             threshold: overrides the estimates' thresholds in ``"detected"`` mode: one value or per effect.
+            checks: ``"enforce"``: a step is kept only when it passes its checks; ``"record"``: checks measured,
+                every step kept; ``"off"``: no checks (see the module docstring).
 
         Returns:
-            The dry estimate and the removals applied. With nothing to remove the audio passes through unchanged
-            (the same samples).
+            The dry estimate and the steps tried. When no step is kept the audio passes through unchanged (the
+            same object).
 
         Raises:
             InputError: not an :class:`Audio`, empty or non-finite audio, unknown or repeated effects, bad mode.
         """
         _check_audio(audio)
+        if checks not in CHECKS:
+            raise InputError(f"checks must be one of {', '.join(CHECKS)}, got {checks!r}")
         listed = _normalise_effects(effects)
         chosen = _choose(listed, mode, threshold)
-        samples = audio.samples
-        removals = []
+        samples, rate = audio.samples, audio.sample_rate
+        steps: list[RemovalStep] = []
+        stem_levels: StemLevels | None = None
         for name in reversed(EFFECT_NAMES):
             if name not in chosen:
                 continue
-            params = chosen[name].params if isinstance(chosen[name], EffectEstimate) else {}
-            out, removal = self.removers[name](samples, audio.sample_rate, params)
+            estimated = dict(chosen[name].params) if isinstance(chosen[name], EffectEstimate) else {}
+            params, gain, placement = _place_threshold(name, estimated, samples, rate)
+            out, removal = self.removers[name](samples * gain if gain != 1.0 else samples, rate, params)
+            if removal.method != PASS_THROUGH and gain != 1.0:
+                out = out / gain
             if not bool(torch.isfinite(out).all()):
                 removal = Removal(name, PASS_THROUGH, removal.params, f"{removal.method} gave non-finite samples")
                 out = samples
-            samples = out.to(torch.float32)
-            removals.append(removal)
-        return RemovalResult(Audio(samples.contiguous(), audio.sample_rate) if removals else audio, tuple(removals))
+            if removal.method == PASS_THROUGH:
+                steps.append(RemovalStep(removal, kept=False))
+                continue
+            out = out.to(torch.float32)
+            effect = _effect_to_check(name, removal.params, estimated)
+            recorded = _with_placement(removal, placement)
+            if checks == "off":
+                samples = out
+                steps.append(RemovalStep(recorded, kept=True))
+                continue
+            stem_levels = stem_levels or measure_levels(audio.samples, rate)
+            result = check_removal(stem_levels, samples, out, rate, effect, gain)
+            enforced = checks == "enforce"
+            kept = result.passed or not enforced
+            if not kept:
+                recorded = _noted(recorded, "rejected: " + "; ".join(result.failures()) + "; the input passes "
+                                  "through")
+            elif not result.passed:
+                recorded = _noted(recorded, "kept although it failed its checks (checks not enforced): "
+                                  + "; ".join(result.failures()))
+            if kept:
+                samples = out
+            steps.append(RemovalStep(recorded, kept, result, enforced))
+        changed = any(step.kept for step in steps)
+        return RemovalResult(Audio(samples.contiguous(), rate) if changed else audio, tuple(steps))
+
+
+def _place_threshold(name: str, params: dict[str, float], samples: torch.Tensor, sample_rate: int
+                     ) -> tuple[dict[str, float], float, dict[str, float]]:
+    """Place a level-relative threshold (``threshold_rel_db``) on the signal the inverse runs on.
+
+    The threshold becomes the signal's active RMS level plus the relative threshold. A compressor threshold
+    outside the catalog range is reached by scaling the signal instead (the compressor is scale-equivariant):
+    the inverse runs on ``samples * gain`` at the nearest in-range threshold, and its output is divided by
+    ``gain``. The limiter (clipped at full scale, not scale-equivariant) takes the placed threshold as it is
+    (clamped into range by its inverse).
+
+    Returns:
+        The parameters for the inverse, the gain (1 without scaling), and the placement to report (empty when
+        nothing was placed).
+    """
+    if name not in LEVEL_RELATIVE or "threshold_rel_db" not in params:
+        return params, 1.0, {}
+    level = active_rms_db(samples, sample_rate)
+    if not math.isfinite(level):
+        return params, 1.0, {}
+    relative = float(params["threshold_rel_db"])
+    placed = level + relative
+    placement = {"threshold_db": placed, "threshold_rel_db": relative, "level_db": level}
+    if name != "compressor":
+        return {**params, "threshold_db": placed}, 1.0, placement
+    spec = effect_spec(name).param("threshold_db")
+    inside = min(max(placed, spec.minimum), spec.maximum)
+    return {**params, "threshold_db": inside}, 10.0 ** ((inside - placed) / 20.0), placement
+
+
+def _with_placement(removal: Removal, placement: Mapping[str, float]) -> Removal:
+    """The removal record with the placed threshold (absolute and relative) and a note on where it sits."""
+    if not placement or removal.method != "dsp":
+        return removal
+    params = {**removal.params, "threshold_db": placement["threshold_db"],
+              "threshold_rel_db": placement["threshold_rel_db"]}
+    note = (f"threshold placed at {placement['threshold_db']:.1f} dBFS, {placement['threshold_rel_db']:+.1f} dB "
+            f"re the signal's active RMS level {placement['level_db']:.1f} dBFS")
+    return _noted(Removal(removal.name, removal.method, params, removal.note), note)
+
+
+def _noted(removal: Removal, note: str) -> Removal:
+    return Removal(removal.name, removal.method, removal.params, "; ".join(n for n in (removal.note, note) if n))
+
+
+def _effect_to_check(name: str, used: Mapping[str, float], estimated: Mapping[str, float]) -> Effect | None:
+    """The effect to re-apply for the resynthesis check: the parameters the remover used, else the estimate's.
+
+    ``None`` when neither is a complete catalog setting (a removal asked for by name alone).
+    """
+    chosen = catalog_params(name, used) if used else None
+    if chosen is None and estimated:
+        chosen = catalog_params(name, estimated)
+    if chosen is None:
+        return None
+    try:
+        return Effect(name, chosen)
+    except ValueError:
+        return None
 
 
 def _build_removers(resolved: ResolvedModel, sample_rate: int, device: torch.device,
@@ -235,6 +390,12 @@ def _choose(listed: dict[str, EffectEstimate | str], mode: str,
         if isinstance(item, str):
             chosen[name] = item
             continue
+        if mode == "detected-or-unsure":
+            if item.decision in ("detected", "unsure"):
+                chosen[name] = item
+            continue
+        if item.veto is not None:
+            continue
         if threshold is None:
             limit = item.threshold
         elif isinstance(threshold, Mapping):
@@ -254,6 +415,7 @@ def remove(
     mode: str = "detected",
     model: str | os.PathLike | None = None,
     device: str | None = None,
+    checks: str = "off",
 ) -> RemovalResult:
     """One-shot removal with a freshly loaded :class:`EffectRemover` (see :meth:`EffectRemover.remove`)."""
-    return EffectRemover(model, device=device).remove(audio, effects, mode=mode)
+    return EffectRemover(model, device=device).remove(audio, effects, mode=mode, checks=checks)

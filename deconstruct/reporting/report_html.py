@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from deconstruct.audio import Audio, resample
-from deconstruct.reporting.html import MISSING, HtmlReport
+from deconstruct.reporting.html_page import MISSING, HtmlReport
 from deconstruct.reporting.plots import heatmap, spectrogram_grid
 
 __all__ = ["deconstruction_audio", "format_params", "write_deconstruction_html"]
@@ -86,7 +86,8 @@ def write_deconstruction_html(report: Mapping[str, Any], audio: Mapping[str, Aud
         _effects_section(page, analysed)
     removed = {name: stem["removals"] for name, stem in report["stems"].items() if "removals" in stem}
     if removed:
-        _removals_section(page, removed)
+        _removals_section(page, removed, {name: stem["removal"] for name, stem in report["stems"].items()
+                                          if "removal" in stem})
     if report.get("renders"):
         page.heading("Renders").rows(["format", "file", "channels", "channel order"], [
             (fmt, entry.get("file"), len(entry["channels"]), ", ".join(entry["channels"]))
@@ -119,21 +120,27 @@ def _stems_section(page: HtmlReport, report: Mapping[str, Any]) -> None:
     rows = []
     for name, stem in report["stems"].items():
         dry = stem.get("dry", {})
-        detected = [e["name"] for e in stem.get("analysis", {}).get("effects", []) if e["detected"]]
-        applied = [r["name"] for r in stem.get("removals", []) if r["method"] != "pass-through"]
+        effects = stem.get("analysis", {}).get("effects", [])
+        detected = [e["name"] for e in effects if e["detected"]]
+        unsure = [e["name"] for e in effects if e.get("decision") == "unsure"]
+        applied = [r["name"] for r in stem.get("removals", []) if r.get("kept", r["method"] != "pass-through")]
         rows.append((name, stem.get("file"), stem.get("loudness_lufs"), stem.get("peak_dbfs"), dry.get("file"),
                      dry.get("loudness_lufs"), dry.get("peak_dbfs"),
                      ", ".join(detected) if "analysis" in stem else None,
+                     ", ".join(unsure) if "analysis" in stem else None,
                      ", ".join(applied) if "removals" in stem else None))
     page.heading("Stems").rows(["stem", "file", "loudness (LUFS)", "peak (dBFS)", "dry file", "dry loudness (LUFS)",
-                                "dry peak (dBFS)", "effects detected", "effects removed"], rows)
+                                "dry peak (dBFS)", "effects detected", "not sure", "effects removed"], rows)
 
 
 def _effects_section(page: HtmlReport, analysed: Mapping[str, Mapping[str, Any]]) -> None:
     page.heading("Effects")
-    page.paragraph("Every catalog effect with its probability; parameters are estimated for the detected ones "
-                   "(probability at or above the threshold). Reverb also reports RT60 (s) and the "
-                   "direct-to-reverberant ratio (dB).")
+    page.paragraph("Every catalog effect with its probability and decision: detected (probability at or above "
+                   "the threshold), not sure (between the unsure bound and the threshold: reported, never removed "
+                   "by the safe policy) or absent. An EQ whose largest estimated band gain is under 1 dB counts as "
+                   "absent, whatever its probability. Parameters are given for the detected and unsure effects; "
+                   "compressor and limiter thresholds also relative to the stem's active RMS level "
+                   "(threshold_rel_db). Reverb also reports RT60 (s) and the direct-to-reverberant ratio (dB).")
     effects = next(iter(analysed.values()))["effects"]
     names = [effect["name"] for effect in effects]
     matrix = np.array([[e["probability"] for e in analysis["effects"]] for analysis in analysed.values()])
@@ -144,23 +151,48 @@ def _effects_section(page: HtmlReport, analysed: Mapping[str, Mapping[str, Any]]
         if not analysis.get("detectable", True):
             page.paragraph(f"Nothing detectable: {analysis.get('reason')}.")
             continue
-        page.rows(["effect", "probability", "threshold", "detected", "parameters"],
-                  [(e["name"], e["probability"], e["threshold"], "yes" if e["detected"] else "no",
-                    format_params(e["params"]) if e["detected"] else MISSING) for e in analysis["effects"]],
-                  "{:.3f}")
+        page.rows(["effect", "probability", "unsure from", "threshold", "decision", "parameters", "reason"],
+                  [(e["name"], e["probability"], e.get("unsure_below"), e["threshold"],
+                    e.get("decision", "detected" if e["detected"] else "absent"),
+                    format_params(e["params"]) if e["params"] else MISSING, e.get("reason") or MISSING)
+                   for e in analysis["effects"]], "{:.3f}")
 
 
-def _removals_section(page: HtmlReport, removed: Mapping[str, list[Mapping[str, Any]]]) -> None:
+def _removals_section(page: HtmlReport, removed: Mapping[str, list[Mapping[str, Any]]],
+                      policies: Mapping[str, Mapping[str, Any]]) -> None:
     page.heading("Removals")
-    page.paragraph("Effects are undone in reverse chain order; a pass-through leaves the stem as it was.")
+    page.paragraph("Effects are undone in reverse chain order; a pass-through leaves the stem as it was. Each "
+                   "removal is checked: re-applying the estimated effect to the dry estimate must explain the "
+                   "stem at least 3 dB better than the identity (multi-resolution magnitude SNR), the dry "
+                   "estimate's loudness and RMS must stay within 3 LU / 3 dB of the stem's, and its peak at most "
+                   "3 dB above the stem's. Under the safe policy a removal that fails is rejected and the stem "
+                   "passes through; under the all policy the checks are recorded but not enforced. Levels are never "
+                   "renormalised to pass a check.")
     for name, removals in removed.items():
         page.heading(name, level=3)
+        policy = policies.get(name)
+        if policy:
+            page.paragraph(f"Policy {policy['policy']}: checks {policy['checks']}.")
         if not removals:
-            page.paragraph("No effect was removed.")
+            page.paragraph("No effect was removed: the dry stem is an exact copy of the stem.")
             continue
-        page.rows(["step", "effect", "method", "parameters", "note"],
-                  [(step, r["name"], r["method"], format_params(r.get("params", {})), r.get("note") or MISSING)
-                   for step, r in enumerate(removals, start=1)])
+        page.rows(["step", "effect", "method", "kept", "parameters", "note"],
+                  [(step, r["name"], r["method"], _kept(r), format_params(r.get("params", {})),
+                    r.get("note") or MISSING) for step, r in enumerate(removals, start=1)])
+        checked = [r for r in removals if r.get("checks")]
+        if checked:
+            page.rows(["effect", "checks passed", "resynthesis gain (dB)", "loudness change (LU)",
+                       "RMS change (dB)", "dry peak (dBFS)", "peak limit (dBFS)"],
+                      [(r["name"], "yes" if r["checks"]["passed"] else "no",
+                        r["checks"]["resynthesis"].get("improvement_db"), r["checks"]["loudness"]["change_lu"],
+                        r["checks"]["rms"]["change_db"], r["checks"]["peak"]["dry_dbfs"],
+                        r["checks"]["peak"]["limit_dbfs"]) for r in checked], "{:.2f}")
+
+
+def _kept(removal: Mapping[str, Any]) -> str:
+    if removal["method"] == "pass-through":
+        return "nothing removed"
+    return "yes" if removal.get("kept", True) else "rejected"
 
 
 def _resynthesis_section(page: HtmlReport, scores: Mapping[str, float]) -> None:

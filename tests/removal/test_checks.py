@@ -1,0 +1,133 @@
+"""Removal that checks itself: harmful removals are rejected bit-exactly, genuine ones kept, unsure ones skipped."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from deconstruct.audio import Audio, loudness_lufs
+from deconstruct.effects.catalog import EffectEstimate
+from deconstruct.effects.chain import Chain, Effect
+from deconstruct.effects.render import render_chain
+from deconstruct.metrics.sdr import si_sdr
+from deconstruct.removal import DSP_ONLY, EffectRemover
+from deconstruct.removal.checks import (
+    LOUDNESS_LIMIT_LU,
+    RemovalCheck,
+    Resynthesizer,
+    check_removal,
+    measure_levels,
+)
+from deconstruct.removal.remover import REMOVE_POLICIES
+from tests.removal.conftest import RATE, dry_signal
+
+HEAVY = {"threshold_db": -40.0, "ratio": 6.0, "attack_ms": 5.0, "release_ms": 100.0}
+
+
+@pytest.fixture(scope="module")
+def remover() -> EffectRemover:
+    return EffectRemover(DSP_ONLY)
+
+
+def _wet(dry: torch.Tensor, name: str, params: dict) -> torch.Tensor:
+    return render_chain(dry, RATE, Chain((Effect(name, params),)))
+
+
+def test_a_removal_that_would_raise_loudness_is_rejected_and_the_stem_passes_through_bit_exact(remover):
+    audio = Audio(_wet(dry_signal(2.0), "compressor", HEAVY), RATE)
+    original = audio.samples.clone()
+    estimate = EffectEstimate("compressor", 0.95, HEAVY, threshold=0.5)
+    unchecked = remover.remove(audio, [estimate])  # what the inverse alone would do
+    raised = loudness_lufs(unchecked.audio) - loudness_lufs(audio)
+    assert raised > LOUDNESS_LIMIT_LU
+    result = remover.remove(audio, [estimate], checks="enforce")
+    assert result.audio is audio and torch.equal(result.audio.samples, original)
+    assert result.applied == () and result.rejected == ("compressor",)
+    step = result.to_dict()[0]
+    assert step["kept"] is False and step["checks"]["enforced"] is True and step["checks"]["passed"] is False
+    assert step["checks"]["loudness"]["passed"] is False and step["checks"]["loudness"]["change_lu"] > 3.0
+    assert "rejected" in step["note"] and "loudness" in step["note"]
+
+
+def test_recorded_checks_are_not_enforced(remover):
+    audio = Audio(_wet(dry_signal(2.0), "compressor", HEAVY), RATE)
+    result = remover.remove(audio, [EffectEstimate("compressor", 0.95, HEAVY)], checks="record")
+    assert result.applied == ("compressor",) and result.audio is not audio
+    step = result.to_dict()[0]
+    assert step["kept"] is True and step["checks"]["enforced"] is False and step["checks"]["passed"] is False
+    assert "not enforced" in step["note"]
+
+
+def test_an_unsure_detection_removes_nothing(remover):
+    params = {"delay_s": 0.2, "feedback": 0.3, "mix": 0.25}
+    audio = Audio(_wet(dry_signal(2.0), "delay", params), RATE)
+    unsure = EffectEstimate("delay", 0.4, params, threshold=0.5, unsure_below=0.3)
+    assert unsure.decision == "unsure" and not unsure.detected
+    mode, checks = REMOVE_POLICIES["safe"]
+    result = remover.remove(audio, [unsure], mode=mode, checks=checks)
+    assert result.steps == () and result.audio is audio
+    mode, checks = REMOVE_POLICIES["all"]
+    assert remover.remove(audio, [unsure], mode=mode, checks=checks).applied == ("delay",)
+    assert REMOVE_POLICIES["none"] is None
+
+
+@pytest.mark.parametrize("name,params,dry", [
+    ("delay", {"delay_s": 0.2, "feedback": 0.3, "mix": 0.25}, dry_signal(2.0, channels=2)),
+    ("distortion", {"drive_db": 10.0}, dry_signal(2.0) * 6.0),  # loud source: tanh keeps the level within 3 dB
+])
+def test_a_genuine_removal_passes_its_checks_and_is_kept(remover, name, params, dry):
+    wet = _wet(dry, name, params)
+    result = remover.remove(Audio(wet, RATE), [EffectEstimate(name, 0.9, params)], checks="enforce")
+    assert result.applied == (name,)
+    checks = result.steps[0].check
+    assert checks.passed and checks.resynthesis["improvement_db"] > 3.0
+    assert float(si_sdr(dry, result.audio.samples).mean()) > float(si_sdr(dry, wet).mean()) + 3.0
+
+
+def test_block_wise_checks_equal_whole_tensor_checks():
+    params = {"delay_s": 0.15, "feedback": 0.3, "mix": 0.3}
+    dry = dry_signal(2.0, channels=2)
+    wet = _wet(dry, "delay", params)
+    stem = measure_levels(wet, RATE)
+    assert stem.loudness_lufs == pytest.approx(loudness_lufs(Audio(wet, RATE)), abs=0.05)
+    whole = check_removal(stem, wet, dry, RATE, Effect("delay", params), block_s=0.5)
+    check = RemovalCheck(stem, RATE, 2, Resynthesizer(Effect("delay", params), RATE, 2))
+    for start, stop in ((0, 22050), (22050, 22100), (22100, wet.shape[-1])):  # uneven blocks, one tiny
+        check.update(wet[:, start:stop], dry[:, start:stop])
+    blocks = check.result()
+    assert blocks.levels == whole.levels
+    assert blocks.resynthesis["resynthesis_snr_db"] > 40 and whole.resynthesis["resynthesis_snr_db"] > 40
+    assert blocks.resynthesis["waveform_identity_snr_db"] == whole.resynthesis["waveform_identity_snr_db"]
+    assert blocks.passed and whole.passed
+
+
+def test_streamed_resynthesis_matches_the_whole_render():
+    params = {"delay_s": 0.1, "feedback": 0.4, "mix": 0.4}
+    dry = dry_signal(1.0, channels=2)
+    whole = _wet(dry, "delay", params)
+    render = Resynthesizer(Effect("delay", params), RATE, 2)
+    pieces = torch.cat([render(dry[:, start:start + 3000]) for start in range(0, dry.shape[-1], 3000)], dim=-1)
+    assert torch.allclose(pieces, whole, atol=1e-5)
+
+
+def test_a_relative_compressor_threshold_is_placed_on_a_quiet_stem(remover):
+    """A stem 30 dB quieter than the level it was compressed at: the relative threshold follows it."""
+    params = {"threshold_db": -30.0, "ratio": 3.0, "attack_ms": 5.0, "release_ms": 100.0}
+    dry = dry_signal(2.0)
+    loud = _wet(dry, "compressor", params)
+    quiet = loud * 10 ** (-30 / 20)
+    from deconstruct.effects.level_reference import active_rms_db
+
+    relative = {**params, "threshold_rel_db": params["threshold_db"] - active_rms_db(loud, RATE)}
+    at_level = remover.remove(Audio(loud, RATE), [EffectEstimate("compressor", 0.9, relative)])
+    placed = remover.remove(Audio(quiet, RATE), [EffectEstimate("compressor", 0.9, relative)])
+    assert placed.removals[0].params["threshold_db"] == pytest.approx(-60.0, abs=0.01)
+    assert torch.allclose(placed.audio.samples * 10 ** (30 / 20), at_level.audio.samples, atol=1e-4)
+    assert float(si_sdr(dry, placed.audio.samples).mean()) > 30.0
+
+
+def test_bad_checks_value_is_an_input_error(remover):
+    from deconstruct.errors import InputError
+
+    with pytest.raises(InputError, match="checks must be one of"):
+        remover.remove(Audio(dry_signal(0.2), RATE), ["eq"], checks="sometimes")
