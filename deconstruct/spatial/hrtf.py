@@ -8,6 +8,11 @@ with the larger y is the left ear (receiver 0 in SOFA files that follow the conv
 
 The default HRTF is the MIT KEMAR normal-pinna set shipped in ``deconstruct/spatial/assets`` (see the README
 there for its origin, licence and coordinate check).
+
+:meth:`Hrtf.diffuse_field_equalized` removes the response common to all directions (the measurement chain's and
+the ear canal's), so that a sound coming equally from everywhere reaches each ear with a flat spectrum at half
+its power: both ears together then carry the power of the source, as a loudspeaker render does, and the
+binaural render's loudness agrees with the input's.
 """
 
 from __future__ import annotations
@@ -24,6 +29,26 @@ from deconstruct.errors import DependencyError, InputError
 from deconstruct.spatial.geometry import directions, unit_vectors
 
 DEFAULT_SOFA = Path(__file__).parent / "assets" / "MIT_KEMAR_normal_pinna.sofa"
+DIFFUSE_FIELD_MAX_DB = 12.0
+
+
+def _third_octave_smoothed(power: np.ndarray, frequencies: np.ndarray) -> np.ndarray:
+    """Mean of ``power`` over a third octave around each frequency (DC kept as is)."""
+    cumulative = np.concatenate([[0.0], np.cumsum(power)])
+    low = np.searchsorted(frequencies, frequencies * 2.0 ** (-1.0 / 6.0), side="left")
+    high = np.searchsorted(frequencies, frequencies * 2.0 ** (1.0 / 6.0), side="right")
+    high = np.maximum(high, low + 1)
+    return (cumulative[high] - cumulative[low]) / (high - low)
+
+
+def _minimum_phase(magnitude: np.ndarray, n_fft: int) -> np.ndarray:
+    """Minimum-phase impulse response ``[n_fft]`` with the given magnitude ``[n_fft // 2 + 1]`` (real cepstrum)."""
+    cepstrum = np.fft.irfft(np.log(magnitude), n_fft)
+    fold = np.zeros(n_fft)
+    fold[0] = 1.0
+    fold[1 : n_fft // 2] = 2.0
+    fold[n_fft // 2] = 1.0
+    return np.fft.irfft(np.exp(np.fft.rfft(cepstrum * fold)), n_fft)
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,6 +92,34 @@ class Hrtf:
     def pair(self, azimuth_deg: float, elevation_deg: float) -> np.ndarray:
         """The HRIR pair of the nearest measured direction, ``[2, taps]`` (left, right)."""
         return self.impulse_responses[self.nearest(azimuth_deg, elevation_deg)]
+
+    def diffuse_field_equalized(self, max_boost_db: float = DIFFUSE_FIELD_MAX_DB) -> "Hrtf":
+        """This set with its diffuse-field response removed (one minimum-phase filter for every pair).
+
+        The diffuse-field power response is the mean over directions and both ears of ``|H(f)|^2``, each direction
+        weighted by the solid angle it stands for (``cos(elevation)`` shared among the measurements of its
+        elevation ring), smoothed over third octaves. The filter's magnitude is ``sqrt(0.5 / response)``, held
+        within ``max_boost_db`` of its median over 200 Hz - 8 kHz (measured sets lack the lowest and highest
+        octaves; they are not boosted without limit); its phase is minimum phase (real cepstrum).
+        """
+        n_fft = max(1024, 2 ** int(np.ceil(np.log2(2 * self.num_taps))))
+        spectra = np.fft.rfft(self.impulse_responses, n_fft, axis=-1)
+        rings = np.round(self.elevation_deg).astype(int)
+        _, ring_index, ring_count = np.unique(rings, return_inverse=True, return_counts=True)
+        weights = np.cos(np.radians(self.elevation_deg)).clip(min=1e-3) / ring_count[ring_index]
+        weights /= weights.sum()
+        response = np.einsum("d,def->f", weights, np.abs(spectra) ** 2) / 2.0
+        frequencies = np.fft.rfftfreq(n_fft, 1.0 / self.sample_rate)
+        response = _third_octave_smoothed(response, frequencies)
+        magnitude = np.sqrt(0.5 / np.maximum(response, 1e-12))
+        band = (frequencies >= 200.0) & (frequencies <= 8000.0)
+        reference = float(np.median(magnitude[band]))
+        limit = 10.0 ** (max_boost_db / 20.0)
+        magnitude = np.clip(magnitude, reference / limit, reference * limit)
+        equalizer = _minimum_phase(magnitude, n_fft)[: n_fft // 2]
+        irs = np.stack([np.stack([np.convolve(pair[ear], equalizer) for ear in range(2)]) for pair in
+                        self.impulse_responses])
+        return Hrtf(irs, self.azimuth_deg, self.elevation_deg, self.sample_rate, self.source)
 
     def resampled(self, sample_rate: int) -> "Hrtf":
         """This set at another sampling rate (polyphase resampling; the same set when the rate matches)."""

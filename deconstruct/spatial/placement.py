@@ -1,31 +1,42 @@
 """Where each stem goes: placement presets and user placement JSON.
 
-Presets:
+Presets (JSON files in ``deconstruct/spatial/assets/placement_<name>.json``, in the user format below):
 
+* ``"surround"`` (the default): a real upmix. Every stem sits where the stereo mix puts it: each stereo stem is
+  split per time-frequency bin into a primary and an ambient part, the primary part is panned to the direction
+  the mix gives it (a centred part to the centre loudspeaker), and the ambience plus the reverberation removed
+  from the stem go to the surround and height loudspeakers, decorrelated (see :mod:`~.extraction`). A dry,
+  coherent stem leaves the surrounds silent.
 * ``"stage"``: a frontal stage inside +-30 degrees, no ambience. Vocals and bass sit at the centre (width 0);
   every other stem keeps its recorded image (width ``None``: a stereo stem's left channel at +30 and its right at
   -30, a mono stem at the centre). Everything lands on the L, C and R directions, so the 5.1/7.1/7.1.4 renders
   fold down to the stereo remix exactly.
 * ``"immersive"``: vocals and bass at the centre, drums spread over +-60 degrees, other stems over +-110 degrees
-  (into the surrounds), with decorrelated-reverb ambience in the surround and height channels.
+  (into the sides), with most of the extracted ambience in the surround and height loudspeakers.
 
 User JSON (every key optional; angles in degrees, azimuth positive to the left)::
 
     {
+      "about": "free text",
       "stems": {"vocals": {"azimuth_deg": 0, "elevation_deg": 0, "width_deg": 0, "gain_db": 0},
                 "guitar": {"azimuth_deg": 25, "width_deg": 20}},
       "default": {"width_deg": 90},
+      "extraction": {"front_share": 0.25, "height_share": 0.3},
       "ambience": {"wet_level": 0.3, "rt60_s": 1.2}
     }
 
 ``default`` applies to stems not listed and fills the keys a listed stem leaves out. ``"width_deg": null`` (the
-default) means the stem's recorded image (see :mod:`deconstruct.spatial.spread`). ``ambience`` absent or ``null``
-means no ambience. Ranges: azimuth [-180, 180], elevation [-90, 90], width [0, 360], gain [-120, +24] dB.
+default) means the stem's recorded image (see :mod:`deconstruct.spatial.spread`). ``extraction`` (see
+:mod:`~.extraction`) turns on the primary/ambient upmix; absent or ``null``, each stem channel is placed as it is.
+``ambience`` adds *synthetic* reverberation (decorrelated noise tails, :mod:`~.ambience`) to the surround and
+height loudspeakers; no preset uses it, since it invents ambience the song does not have. Ranges: azimuth
+[-180, 180], elevation [-90, 90], width [0, 360], gain [-120, +24] dB.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -33,9 +44,13 @@ from typing import Any
 
 from deconstruct.errors import InputError
 from deconstruct.spatial.ambience import AmbienceSettings
+from deconstruct.spatial.extraction import ExtractionSettings
 from deconstruct.spatial.validation import check_keys, load_json_object, read_number, require_object
 
-TOP_KEYS = ("stems", "default", "ambience")
+TOP_KEYS = ("about", "stems", "default", "extraction", "ambience")
+PRESET_FOLDER = Path(__file__).parent / "assets"
+PRESET_NAMES = ("surround", "stage", "immersive")
+DEFAULT_PRESET = "surround"
 STEM_RANGES: dict[str, tuple[float, float]] = {
     "azimuth_deg": (-180.0, 180.0),
     "elevation_deg": (-90.0, 90.0),
@@ -88,7 +103,8 @@ class Placement:
         name: preset name or ``"user"``.
         stems: placements of named stems.
         default: placement of stems not named in ``stems``.
-        ambience: ambience settings, or ``None`` for no ambience.
+        ambience: synthetic-reverb ambience settings, or ``None`` for none.
+        extraction: primary/ambient upmix settings, or ``None`` to place each stem channel as it is.
         is_preset: presets may name stems that are absent; user placements may not (catches typos).
     """
 
@@ -97,6 +113,7 @@ class Placement:
     default: StemPlacement = StemPlacement()
     ambience: AmbienceSettings | None = None
     is_preset: bool = False
+    extraction: ExtractionSettings | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "stems", MappingProxyType(dict(self.stems)))  # shared presets stay unchanged
@@ -117,7 +134,7 @@ class Placement:
             )
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], name: str = "user") -> "Placement":
+    def from_mapping(cls, data: Mapping[str, Any], name: str = "user", is_preset: bool = False) -> "Placement":
         """Parse placement JSON (already decoded); see the module docstring for the format."""
         data = require_object(data, "placement")
         check_keys(data, TOP_KEYS, "placement")
@@ -129,29 +146,19 @@ class Placement:
         }
         ambience_data = data.get("ambience")
         ambience = None if ambience_data is None else AmbienceSettings.from_mapping(ambience_data, "placement ambience")
-        return cls(name=name, stems=stems, default=default, ambience=ambience)
+        extraction_data = data.get("extraction")
+        extraction = (None if extraction_data is None
+                      else ExtractionSettings.from_mapping(extraction_data, "placement extraction"))
+        return cls(name=name, stems=stems, default=default, ambience=ambience, is_preset=is_preset,
+                   extraction=extraction)
 
 
-PRESETS: dict[str, Placement] = {
-    "stage": Placement(
-        name="stage",
-        stems={"vocals": StemPlacement(0.0, 0.0, 0.0), "bass": StemPlacement(0.0, 0.0, 0.0)},
-        default=StemPlacement(0.0, 0.0, None),
-        ambience=None,
-        is_preset=True,
-    ),
-    "immersive": Placement(
-        name="immersive",
-        stems={
-            "vocals": StemPlacement(0.0, 0.0, 0.0),
-            "bass": StemPlacement(0.0, 0.0, 0.0),
-            "drums": StemPlacement(0.0, 0.0, 120.0),
-        },
-        default=StemPlacement(0.0, 0.0, 220.0),
-        ambience=AmbienceSettings(wet_level=0.3, rt60_s=1.2),
-        is_preset=True,
-    ),
-}
+def _load_preset(name: str) -> Placement:
+    return Placement.from_mapping(load_json_object(PRESET_FOLDER / f"placement_{name}.json", "placement preset"),
+                                  name=name, is_preset=True)
+
+
+PRESETS: dict[str, Placement] = {name: _load_preset(name) for name in PRESET_NAMES}
 
 
 def load_placement(spec: str | os.PathLike | Mapping[str, Any] | Placement) -> Placement:

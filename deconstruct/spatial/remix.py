@@ -197,5 +197,5 @@ def remix(
         },
     )
     processed = {name: _apply_effects(name, stems[name], settings.strip(name), effects) for name in audible}
-    mix = Upmixer("2.0", placement, ambience=False).render(processed)
+    mix = Upmixer("2.0", placement, ambience=False, levels=False).render(processed)  # a plain linear sum
     return Audio(mix.samples * 10.0 ** (settings.master_gain_db / 20.0), sample_rate)

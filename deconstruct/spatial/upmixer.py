@@ -1,28 +1,37 @@
-"""Upmixing dry stems to a loudspeaker layout, binaural or ambisonics.
+"""Upmixing stems to a loudspeaker layout, binaural or ambisonics, at the input's level.
 
-Signal flow per stem: placement gain -> virtual sources across the stem's width (:mod:`~.spread`) -> the output
-format's point renderer (VBAP, nearest-HRIR convolution or AmbiX encoding) with MDAP normalisation
-(:mod:`~.rendering`). The stems' renders are summed; then, when asked for, the ambience (decorrelated reverb of
-each stem rendered from the surround/height directions, :mod:`~.ambience`) and the LFE feed (low-passed mono sum,
-:mod:`~.lfe`) are added.
+:class:`Upmixer` holds the output format and the placement; the rendering itself is block-wise
+(:mod:`~.engine`), so a render reads its stems span by span, from memory (:meth:`Upmixer.render`) or from files
+on disk (:meth:`Upmixer.render_files`, what the pipeline's streaming path uses), and never holds more than a
+block of the song in its processors.
+
+Levels (loudspeaker layouts and binaural; not ambisonics, whose channels are not loudspeaker feeds): a render
+is made in two passes. The first renders into float samples (memory or a temporary float file next to the
+output) while measuring the render's power, loudness and true peak and the input's (:mod:`~.levels`); the
+second applies one common gain to every channel: the gain that brings the render's power (loudspeakers; the
+LFE counted twice, as on a stereo pair) or BS.1770 loudness (binaural) to the input's, lowered where needed to
+keep the true peak at or below -1 dBTP. The gain, loudness and true peak are returned as
+:class:`~.levels.RenderLevels` for ``report.json``.
 """
 
 from __future__ import annotations
 
 import os
-import zlib
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from deconstruct.audio import Audio
 from deconstruct.errors import InputError
-from deconstruct.spatial.ambience import ambience_signals
+from deconstruct.streaming import TensorReader
 from deconstruct.spatial.ambisonics import AmbisonicRenderer
 from deconstruct.spatial.binaural import BinauralRenderer
+from deconstruct.spatial.blocksource import StemBlockSource, file_readers
+from deconstruct.spatial.engine import RenderEngine, ambience_directions, render_blocks
 from deconstruct.spatial.hrtf import Hrtf, load_sofa
 from deconstruct.spatial.layouts import (
     AMBISONIC_ORDERS,
@@ -32,32 +41,22 @@ from deconstruct.spatial.layouts import (
     channel_mask,
     check_format,
 )
-from deconstruct.spatial.lfe import lfe_signal
+from deconstruct.spatial.levels import (
+    RenderLevels,
+    SignalMeter,
+    common_gain_db,
+    final_levels,
+    finished_blocks,
+    loudness_weights,
+    padded_reader,
+)
 from deconstruct.spatial.loudspeaker import LoudspeakerRenderer
-from deconstruct.spatial.placement import Placement, load_placement
+from deconstruct.spatial.placement import DEFAULT_PRESET, Placement, load_placement
 from deconstruct.spatial.rendering import PointRenderer, apply_responses, stem_responses
 from deconstruct.spatial.spread import virtual_sources
-from deconstruct.spatial.wavefile import write_wav_extensible
+from deconstruct.spatial.wavefile import WavExtensibleWriter, write_wav_extensible
 
-# Ambience is sent to loudspeakers at least this far off the front axis or above the horizon.
-AMBIENCE_MIN_AZIMUTH_DEG = 60.0
-# Formats without loudspeakers (binaural, ambisonics) take their ambience from the 7.1.4 surround/height directions.
-AMBIENCE_REFERENCE_LAYOUT = "7.1.4"
-
-
-def ambience_directions(layout: str) -> list[tuple[float, float]]:
-    """Directions ``(azimuth_deg, elevation_deg)`` that carry ambience in an output format.
-
-    Loudspeaker layouts use their surround and height loudspeakers (none on 2.0); binaural and ambisonics use
-    those of 7.1.4.
-    """
-    check_format(layout)
-    reference = LOUDSPEAKER_LAYOUTS.get(layout, LOUDSPEAKER_LAYOUTS[AMBIENCE_REFERENCE_LAYOUT])
-    return [
-        (s.azimuth_deg, s.elevation_deg)
-        for s in reference.speakers
-        if not s.is_lfe and (abs(s.azimuth_deg) >= AMBIENCE_MIN_AZIMUTH_DEG or s.elevation_deg > 0.0)
-    ]
+__all__ = ["Upmixer", "ambience_directions", "check_stems", "upmix"]
 
 
 def check_stems(stems: Mapping[str, Audio]) -> tuple[int, int]:
@@ -91,33 +90,41 @@ class Upmixer:
 
     Args:
         layout: ``"2.0"``, ``"5.1"``, ``"7.1"``, ``"7.1.4"``, ``"binaural"``, ``"foa"``, ``"hoa2"`` or ``"hoa3"``.
-        placement: a preset name (``"stage"``, ``"immersive"``), a placement JSON path/text/mapping, or a
-            :class:`~deconstruct.spatial.placement.Placement`.
+        placement: a preset name (``"surround"``, the default; ``"stage"``, ``"immersive"``), a placement JSON
+            path/text/mapping, or a :class:`~deconstruct.spatial.placement.Placement`.
         hrtf: for binaural: a SOFA file path or an :class:`~deconstruct.spatial.hrtf.Hrtf`; ``None`` uses the
             shipped MIT KEMAR set. Ignored by the other formats.
-        ambience: add the placement's ambience (if it has any); ``False`` renders the dry stems only.
+        ambience: send ambience to the surround and height channels (the extracted ambience, and the placement's
+            synthetic ambience if it has one); ``False`` keeps everything in front.
         lfe: feed the LFE channel of layouts that have one.
-        seed: seed of the ambience's reverb tails.
+        seed: seed of the decorrelation filters and synthetic reverb tails.
+        levels: apply the common gain of loudspeaker and binaural renders (see the module docstring); ``False``
+            returns the plain linear render.
+        diffuse_field: diffuse-field equalise the HRIRs (binaural).
     """
 
     def __init__(
         self,
         layout: str = "5.1",
-        placement: str | os.PathLike | Mapping[str, Any] | Placement = "stage",
+        placement: str | os.PathLike | Mapping[str, Any] | Placement = DEFAULT_PRESET,
         hrtf: str | os.PathLike | Hrtf | None = None,
         *,
         ambience: bool = True,
         lfe: bool = True,
         seed: int = 0,
+        levels: bool = True,
+        diffuse_field: bool = True,
     ) -> None:
         self.layout = check_format(layout)
         self.placement = load_placement(placement)
         self.ambience = bool(ambience)
         self.lfe = bool(lfe)
         self.seed = int(seed)
+        self.levels = bool(levels)
         self._hrtf: Hrtf | None = None
         if self.layout == BINAURAL:
-            self._hrtf = hrtf if isinstance(hrtf, Hrtf) else load_sofa(hrtf)
+            hrtf_set = hrtf if isinstance(hrtf, Hrtf) else load_sofa(hrtf)
+            self._hrtf = hrtf_set.diffuse_field_equalized() if diffuse_field else hrtf_set
         self._renderers: dict[int, PointRenderer] = {}
 
     @property
@@ -135,6 +142,11 @@ class Upmixer:
         """The HRIR set used for binaural output (``None`` for other formats)."""
         return self._hrtf
 
+    @property
+    def sets_levels(self) -> bool:
+        """True when renders get the common gain (loudspeaker layouts and binaural, with ``levels`` on)."""
+        return self.levels and (self.layout in LOUDSPEAKER_LAYOUTS or self.layout == BINAURAL)
+
     def renderer(self, sample_rate: int) -> PointRenderer:
         """The point renderer of this format at ``sample_rate`` (binaural resamples its HRIRs once per rate)."""
         if sample_rate not in self._renderers:
@@ -149,7 +161,7 @@ class Upmixer:
         return self._renderers[sample_rate]
 
     def render_dry(self, stems: Mapping[str, Audio]) -> dict[str, Audio]:
-        """Each stem rendered alone, without ambience or LFE.
+        """Each stem's channels placed as virtual sources, rendered alone, without ambience, LFE or level gain.
 
         Returns:
             stem name -> ``Audio`` shaped ``[output channels, T]`` (float32).
@@ -166,56 +178,137 @@ class Upmixer:
             renders[name] = Audio(torch.from_numpy(out.astype(np.float32)), sample_rate)
         return renders
 
-    def render(
-        self, stems: Mapping[str, Audio], reverb_estimates: Mapping[str, Mapping[str, Any]] | None = None
-    ) -> Audio:
-        """Render the stems to this format.
+    def render(self, stems: Mapping[str, Audio], dry_stems: Mapping[str, Audio] | None = None,
+               estimates: Mapping[str, Mapping[str, Any]] | None = None) -> Audio:
+        """Render the stems to this format (see :meth:`render_with_levels`)."""
+        return self.render_with_levels(stems, dry_stems, estimates)[0]
+
+    def render_with_levels(
+        self, stems: Mapping[str, Audio], dry_stems: Mapping[str, Audio] | None = None,
+        estimates: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> tuple[Audio, RenderLevels | None]:
+        """Render the stems to this format, in memory.
 
         Args:
-            stems: stem name -> ``Audio`` (any channel count, one sample rate and length for all).
-            reverb_estimates: optional per-stem reverb estimates (``{"vocals": {"rt60_s": 1.4, "wet_level": 0.2}}``)
-                that drive the ambience; used only when the placement has ambience and ``ambience`` is on.
+            stems: stem name -> ``Audio`` as separated (any channel count, one sample rate and length for all);
+                their sum is the input whose level the render matches.
+            dry_stems: optional stem name -> the stem with its effects removed (any subset of the stems). A stem
+                with a dry version is played dry, and the reverberation removed from it (stem minus dry) joins
+                the extracted ambience, unless its estimate says ``"reverb_removed": false``.
+            estimates: optional per-stem estimates: ``reverb_removed`` (bool, see above) and, for a placement
+                with synthetic ambience, ``rt60_s`` and ``wet_level`` or ``drr_db``.
 
         Returns:
-            ``Audio`` shaped ``[len(self.labels), T]`` (float32), channels in the order of :attr:`labels`.
+            ``Audio`` shaped ``[len(self.labels), T]`` (float32), channels in the order of :attr:`labels`, and
+            its levels (``None`` when no common gain is set: ambisonics, or ``levels=False``).
         """
-        sample_rate, length = check_stems(stems)
-        estimates = dict(reverb_estimates or {})
+        check_stems(stems)
+        if dry_stems:
+            check_stems({**stems, **dry_stems})
+        source, engine, reference = self._prepare(
+            {name: TensorReader(audio.samples, audio.sample_rate) for name, audio in stems.items()},
+            {name: TensorReader(audio.samples, audio.sample_rate) for name, audio in (dry_stems or {}).items()}, estimates)
+        out = np.zeros((len(self.labels), source.num_samples), dtype=np.float32)
+        meter = self._meter(source.sample_rate)
+        position = 0
+        for block in render_blocks(engine, source, source.num_samples):
+            meter.update(block)
+            out[:, position : position + block.shape[1]] = block
+            position += block.shape[1]
+        if not self.sets_levels:
+            return Audio(torch.from_numpy(out), source.sample_rate), None
+        gain_db, limit = common_gain_db(meter, reference, self.layout == BINAURAL)
+        written, position, limiter_db = self._meter(source.sample_rate), 0, 0.0
+        for block, reduction in finished_blocks(padded_reader(out), out.shape[1], source.sample_rate, gain_db, limit):
+            written.update(block)
+            out[:, position : position + block.shape[1]] = block
+            position, limiter_db = position + block.shape[1], max(limiter_db, reduction)
+        return Audio(torch.from_numpy(out), source.sample_rate), final_levels(written, reference, gain_db, limiter_db)
+
+    def render_files(
+        self, stem_paths: Mapping[str, str | os.PathLike], path: str | os.PathLike,
+        dry_paths: Mapping[str, str | os.PathLike] | None = None,
+        estimates: Mapping[str, Mapping[str, Any]] | None = None, overwrite: bool = False,
+        on_block: Callable[[np.ndarray], None] | None = None,
+    ) -> RenderLevels | None:
+        """Render stem files on disk into a float32 ``WAVE_FORMAT_EXTENSIBLE`` file, block by block.
+
+        Memory stays flat with song length: stems are read span by span, and the common gain is found in a
+        first pass that writes a temporary float file next to ``path`` (removed afterwards).
+
+        Args:
+            stem_paths: stem name -> audio file of the stem.
+            path: the render file to write.
+            dry_paths: stem name -> audio file of its dry version (as ``dry_stems`` of :meth:`render_with_levels`).
+            estimates: as in :meth:`render_with_levels`.
+            overwrite: replace an existing ``path``.
+            on_block: called with each finished block ``[channels, n]`` as it is written (meters, progress).
+
+        Returns:
+            The render's levels (``None`` when no common gain is set).
+        """
+        source, engine, reference = self._prepare(file_readers(stem_paths), file_readers(dry_paths or {}),
+                                                  estimates)
+        channels, total = len(self.labels), source.num_samples
+        try:
+            if not self.sets_levels:
+                with WavExtensibleWriter(path, channels, source.sample_rate, self.channel_mask, total,
+                                         overwrite) as writer:
+                    for block in render_blocks(engine, source, total):
+                        writer.write(block)
+                        if on_block is not None:
+                            on_block(block)
+                return None
+            meter = self._meter(source.sample_rate)
+            fd, scratch = tempfile.mkstemp(prefix=f".{Path(path).stem}.", suffix=".float32", dir=Path(path).parent)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    for block in render_blocks(engine, source, total):
+                        meter.update(block)
+                        handle.write(np.ascontiguousarray(block.T, dtype="<f4").tobytes())
+                gain_db, limit = common_gain_db(meter, reference, self.layout == BINAURAL)
+                first_pass = np.memmap(scratch, dtype="<f4", mode="r", shape=(total, channels)).T
+                written, limiter_db = self._meter(source.sample_rate), 0.0
+                with WavExtensibleWriter(path, channels, source.sample_rate, self.channel_mask, total,
+                                         overwrite) as writer:
+                    for block, reduction in finished_blocks(padded_reader(first_pass), total, source.sample_rate,
+                                                            gain_db, limit):
+                        written.update(block)
+                        writer.write(block)
+                        limiter_db = max(limiter_db, reduction)
+                        if on_block is not None:
+                            on_block(block)
+                del first_pass
+            finally:
+                Path(scratch).unlink(missing_ok=True)
+            return final_levels(written, reference, gain_db, limiter_db)
+        finally:
+            source.close()
+
+    def _prepare(self, stems, dry, estimates) -> tuple[StemBlockSource, RenderEngine, SignalMeter]:
+        estimates = dict(estimates or {})
         unknown = sorted(set(estimates) - set(stems))
         if unknown:
             raise InputError(f"reverb estimates for unknown stem(s) {', '.join(map(repr, unknown))}")
-        total = np.zeros((len(self.labels), length))
-        for render in self.render_dry(stems).values():
-            total += render.samples.double().numpy()
-        monos = {name: self._gained_mono(name, audio) for name, audio in stems.items()}
-        if self.ambience and self.placement.ambience is not None:
-            total += self._ambience(monos, estimates, sample_rate)
-        lfe_index = LOUDSPEAKER_LAYOUTS[self.layout].lfe_index if self.layout in LOUDSPEAKER_LAYOUTS else None
-        if self.lfe and lfe_index is not None:
-            total[lfe_index] += lfe_signal(np.sum(list(monos.values()), axis=0), sample_rate)
-        return Audio(torch.from_numpy(total.astype(np.float32)), sample_rate)
+        self.placement.check_stems(stems)
+        residual = set()
+        if self.placement.extraction is not None and self.placement.extraction.reverb:
+            residual = {name for name in dry if (estimates.get(name) or {}).get("reverb_removed", True) is not False}
+        probe = StemBlockSource(stems, dry, residual)
+        reference = SignalMeter(probe.sample_rate, np.ones(probe.input_channels), np.ones(probe.input_channels))
+        probe.meter = reference
+        engine = RenderEngine(self, probe.sample_rate, probe.channels, residual, estimates)
+        return probe, engine, reference
 
-    def _gained_mono(self, name: str, audio: Audio) -> np.ndarray:
-        gain = 10.0 ** (self.placement.for_stem(name).gain_db / 20.0)
-        return audio.samples.double().mean(dim=0).numpy() * gain
-
-    def _ambience(
-        self, monos: Mapping[str, np.ndarray], estimates: Mapping[str, Mapping[str, Any]], sample_rate: int
-    ) -> np.ndarray:
-        assert self.placement.ambience is not None
-        renderer = self.renderer(sample_rate)
-        directions = ambience_directions(self.layout)
-        length = next(iter(monos.values())).size
-        out = np.zeros((len(self.labels), length))
-        if not directions:
-            return out
-        responses = np.stack([renderer.response(azimuth, elevation) for azimuth, elevation in directions])
-        for name, mono in monos.items():
-            settings = self.placement.ambience.with_estimate(estimates.get(name), f"reverb_estimates.{name}")
-            seed = zlib.crc32(name.encode()) ^ self.seed
-            signals = ambience_signals(mono, settings, len(directions), sample_rate, seed)
-            out += apply_responses(signals, responses)
-        return out
+    def _meter(self, sample_rate: int) -> SignalMeter:
+        if self.layout in LOUDSPEAKER_LAYOUTS:
+            speakers = LOUDSPEAKER_LAYOUTS[self.layout].speakers
+            weights = loudness_weights([s.azimuth_deg for s in speakers], [s.elevation_deg for s in speakers],
+                                       [s.is_lfe for s in speakers])
+            power = np.array([2.0 if s.is_lfe else 1.0 for s in speakers])
+            return SignalMeter(sample_rate, weights, power)
+        channels = len(self.labels)
+        return SignalMeter(sample_rate, np.ones(channels), np.ones(channels))
 
     def save(self, audio: Audio, path: str | os.PathLike, overwrite: bool = False) -> Path:
         """Write a render of this format as a float32 ``WAVE_FORMAT_EXTENSIBLE`` file with its channel mask."""
@@ -227,9 +320,10 @@ class Upmixer:
 def upmix(
     stems: Mapping[str, Audio],
     layout: str,
-    placement: str | os.PathLike | Mapping[str, Any] | Placement = "stage",
+    placement: str | os.PathLike | Mapping[str, Any] | Placement = DEFAULT_PRESET,
+    dry_stems: Mapping[str, Audio] | None = None,
+    estimates: Mapping[str, Mapping[str, Any]] | None = None,
     **options: Any,
 ) -> Audio:
-    """One-shot :class:`Upmixer` render: ``Upmixer(layout, placement, **options).render(stems)``."""
-    reverb_estimates = options.pop("reverb_estimates", None)
-    return Upmixer(layout, placement, **options).render(stems, reverb_estimates)
+    """One-shot :class:`Upmixer` render: ``Upmixer(layout, placement, **options).render(stems, dry_stems, estimates)``."""
+    return Upmixer(layout, placement, **options).render(stems, dry_stems, estimates)

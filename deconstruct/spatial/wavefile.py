@@ -70,6 +70,92 @@ def _fmt_chunk(channels: int, sample_rate: int, channel_mask: int) -> bytes:
     return b"fmt " + struct.pack("<I", len(body)) + body
 
 
+class WavExtensibleWriter:
+    """Writes a float32 ``WAVE_FORMAT_EXTENSIBLE`` file block by block (the length is known up front).
+
+    The file is written under a temporary name in the destination folder and renamed into place by
+    :meth:`close`; :meth:`abort` (or an exception inside a ``with`` block) removes it.
+
+    Args:
+        path: destination ``.wav``; its folder must exist.
+        channels: channel count, channels in mask order.
+        sample_rate: in Hz.
+        channel_mask: ``dwChannelMask``; when non-zero it must have exactly one bit per channel.
+        num_frames: sample frames that will be written.
+        overwrite: replace an existing file (otherwise an existing file is an error).
+
+    Raises:
+        InputError: a mask that does not match the channel count.
+        OutputError: the file exists (without ``overwrite``), the folder is not writable, or the audio is too long
+            for a RIFF file (4 GiB).
+    """
+
+    def __init__(self, path: str | os.PathLike, channels: int, sample_rate: int, channel_mask: int,
+                 num_frames: int, overwrite: bool = False) -> None:
+        self.path = Path(path)
+        self.channels, self.num_frames, self.written = int(channels), int(num_frames), 0
+        if channel_mask and bin(channel_mask).count("1") != channels:
+            bits = bin(channel_mask).count("1")
+            raise InputError(f"channel mask {channel_mask:#x} has {bits} bits for {channels} channels")
+        if self.path.exists() and not overwrite:
+            raise OutputError(f"{self.path}: already exists; choose another name or allow overwriting")
+        data_bytes = 4 * channels * num_frames
+        fmt = _fmt_chunk(channels, int(sample_rate), channel_mask)
+        fact = b"fact" + struct.pack("<II", 4, num_frames)
+        riff_size = 4 + len(fmt) + len(fact) + 8 + data_bytes
+        if riff_size > _MAX_RIFF_BYTES:
+            raise OutputError(
+                f"{self.path}: {data_bytes} bytes of audio exceed the 4 GiB limit of a WAV file; render shorter parts"
+            )
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".partial.wav", dir=self.path.parent)
+        except OSError as error:
+            raise OutputError(
+                f"{self.path.parent}: cannot write there ({error.strerror}); choose a writable folder") from None
+        self._tmp = Path(tmp)
+        self._handle = os.fdopen(fd, "wb")
+        self._handle.write(b"RIFF" + struct.pack("<I", riff_size) + b"WAVE" + fmt + fact)
+        self._handle.write(b"data" + struct.pack("<I", data_bytes))
+
+    def write(self, block: torch.Tensor | np.ndarray) -> None:
+        """Append ``[channels, n]`` samples."""
+        data = block.detach().cpu().numpy() if isinstance(block, torch.Tensor) else np.asarray(block)
+        if data.ndim != 2 or data.shape[0] != self.channels:
+            raise InputError(f"samples must be [{self.channels}, samples], got shape {data.shape}")
+        if self.written + data.shape[1] > self.num_frames:
+            raise ValueError(f"{self.path}: more than the announced {self.num_frames} frames")
+        for start in range(0, data.shape[1], _FRAMES_PER_WRITE):
+            piece = data[:, start : start + _FRAMES_PER_WRITE]
+            self._handle.write(np.ascontiguousarray(piece.T, dtype="<f4").tobytes())
+        self.written += data.shape[1]
+
+    def close(self) -> Path:
+        """Finish the file and rename it into place."""
+        try:
+            if self.written != self.num_frames:
+                raise ValueError(f"{self.path}: {self.written} frames written, {self.num_frames} announced")
+            self._handle.close()
+            os.replace(self._tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        return self.path
+
+    def abort(self) -> None:
+        """Remove the unfinished file."""
+        self._handle.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> "WavExtensibleWriter":
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
+
+
 def write_wav_extensible(
     path: str | os.PathLike,
     samples: torch.Tensor | np.ndarray,
@@ -94,40 +180,12 @@ def write_wav_extensible(
         OutputError: the file exists (without ``overwrite``), the folder is not writable, or the audio is too long
             for a RIFF file (4 GiB).
     """
-    path = Path(path)
     data = samples.detach().cpu().numpy() if isinstance(samples, torch.Tensor) else np.asarray(samples)
     if data.ndim != 2:
         raise InputError(f"samples must be [channels, samples], got shape {data.shape}")
-    channels, frames = data.shape
-    if channel_mask and bin(channel_mask).count("1") != channels:
-        bits = bin(channel_mask).count("1")
-        raise InputError(f"channel mask {channel_mask:#x} has {bits} bits for {channels} channels")
-    if path.exists() and not overwrite:
-        raise OutputError(f"{path}: already exists; choose another name or allow overwriting")
-    data_bytes = 4 * channels * frames
-    fmt = _fmt_chunk(channels, int(sample_rate), channel_mask)
-    fact = b"fact" + struct.pack("<II", 4, frames)
-    riff_size = 4 + len(fmt) + len(fact) + 8 + data_bytes
-    if riff_size > _MAX_RIFF_BYTES:
-        raise OutputError(
-            f"{path}: {data_bytes} bytes of audio exceed the 4 GiB limit of a WAV file; render shorter parts"
-        )
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".partial.wav", dir=path.parent)
-    except OSError as error:
-        raise OutputError(f"{path.parent}: cannot write there ({error.strerror}); choose a writable folder") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(b"RIFF" + struct.pack("<I", riff_size) + b"WAVE" + fmt + fact)
-            handle.write(b"data" + struct.pack("<I", data_bytes))
-            for start in range(0, frames, _FRAMES_PER_WRITE):
-                block = data[:, start : start + _FRAMES_PER_WRITE]
-                handle.write(np.ascontiguousarray(block.T, dtype="<f4").tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with WavExtensibleWriter(path, data.shape[0], sample_rate, channel_mask, data.shape[1], overwrite) as writer:
+        writer.write(data)
+    return Path(path)
 
 
 def read_wav_format(path: str | os.PathLike) -> WavFormat:

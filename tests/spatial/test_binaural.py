@@ -28,7 +28,8 @@ def _nearest_measured_pair(azimuth_deg: float, elevation_deg: float) -> np.ndarr
 
 def _render(stem: Audio, azimuth_deg: float, elevation_deg: float = 0.0, **kwargs) -> np.ndarray:
     placement = {"stems": {"x": {"azimuth_deg": azimuth_deg, "elevation_deg": elevation_deg, "width_deg": 0}}}
-    return Upmixer("binaural", placement, ambience=False, **kwargs).render({"x": stem}).samples.double().numpy()
+    upmixer = Upmixer("binaural", placement, ambience=False, levels=False, diffuse_field=False, **kwargs)
+    return upmixer.render({"x": stem}).samples.double().numpy()
 
 
 @pytest.mark.parametrize(("azimuth", "elevation"), [(0, 0), (33, 7), (-120, 25), (90, 0), (-90, 0), (170, -35)])
@@ -102,7 +103,8 @@ def test_user_sofa_with_cartesian_positions_swapped_ears_and_delays(tmp_path: Pa
     assert right[0] == 1.0
     stem = Audio(torch.zeros(1, 64), 44100)
     stem.samples[0, 0] = 1.0
-    out = Upmixer("binaural", {"stems": {"x": {"azimuth_deg": 90}}}, hrtf=path, ambience=False).render({"x": stem})
+    out = Upmixer("binaural", {"stems": {"x": {"azimuth_deg": 90}}}, hrtf=path, ambience=False, levels=False,
+                  diffuse_field=False).render({"x": stem})
     assert out.samples[0, 3] == pytest.approx(0.5) and out.samples[1, 0] == pytest.approx(1.0)
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from deconstruct.errors import InputError
 from deconstruct.spatial import PRESETS, Upmixer, load_placement
+from deconstruct.spatial.placement import DEFAULT_PRESET, PRESET_FOLDER
 from deconstruct.spatial.spread import virtual_sources
 
 
@@ -22,9 +23,18 @@ def test_stage_preset_keeps_every_stem_within_the_front_30_degrees() -> None:
                 assert abs(source.azimuth_deg) <= 30 and source.elevation_deg == 0
 
 
-def test_immersive_preset_is_wider_and_has_ambience() -> None:
+def test_presets_are_json_files_and_extract_rather_than_invent_ambience() -> None:
+    assert set(PRESETS) == {"surround", "stage", "immersive"} and DEFAULT_PRESET == "surround"
+    for name, preset in PRESETS.items():
+        assert (PRESET_FOLDER / f"placement_{name}.json").is_file() and preset.is_preset
+        assert preset.ambience is None  # no synthetic reverb in any preset
+    assert PRESETS["stage"].extraction is None
+    assert PRESETS["surround"].extraction is not None and PRESETS["surround"].for_stem("vocals").width_deg is None
+    assert PRESETS["immersive"].extraction.front_share < PRESETS["surround"].extraction.front_share
+
+
+def test_immersive_preset_is_wider() -> None:
     immersive = PRESETS["immersive"]
-    assert immersive.ambience is not None and immersive.ambience.wet_level > 0
     widest = max(abs(s.azimuth_deg) for s in virtual_sources(0, 0, immersive.for_stem("other").width_deg, 2))
     assert widest > 90  # into the surrounds
 

@@ -26,8 +26,8 @@ def test_every_format_renders_its_channels(layout: str, stems) -> None:
 
 def test_upmix_one_shot_equals_the_object(stems) -> None:
     estimates = {"vocals": {"rt60_s": 0.8}}
-    one_shot = upmix(stems, "7.1", "immersive", reverb_estimates=estimates, seed=2)
-    built = Upmixer("7.1", "immersive", seed=2).render(stems, estimates)
+    one_shot = upmix(stems, "7.1", "immersive", estimates=estimates, seed=2)
+    built = Upmixer("7.1", "immersive", seed=2).render(stems, estimates=estimates)
     assert torch.equal(one_shot.samples, built.samples)
 
 
