@@ -17,7 +17,7 @@ import soundfile as sf
 import torch
 
 from deconstruct.audio import MAX_CHANNELS, load_audio
-from deconstruct.errors import InputError
+from deconstruct.errors import InputError, OutputError
 
 
 class BlockReader(Protocol):
@@ -186,3 +186,217 @@ class LevelMeter:
         if not len(kept):
             return float("-inf")
         return float(-0.691 + 10 * np.log10((kept.mean(0) * weights).sum()))
+
+
+WAVE_FORMAT_PCM = 0x0001
+WAVE_FORMAT_IEEE_FLOAT = 0x0003
+WAVE_FORMAT_EXTENSIBLE = 0xFFFE
+_SUBFORMAT_TAIL = bytes.fromhex("000000001000800000aa00389b71")  # KSDATAFORMAT_SUBTYPE_* after the 2-byte tag
+BIT_DEPTHS = ("float32", "24", "16")
+
+
+class WavWriter:
+    """Writes ``[channels, n]`` blocks to a WAV file as they come: float32, or 16/24-bit PCM.
+
+    The header is written first with zero sizes and completed on :meth:`close`. Files with a ``channel_mask``
+    (or more than two channels) are ``WAVE_FORMAT_EXTENSIBLE``. Write errors are the operating system's
+    (``OSError``, e.g. ``ENOSPC`` on a full disk). PCM blocks must already be scaled and dithered
+    (:func:`convert_wav` does it); values are rounded and clipped to the integer range here.
+
+    Args:
+        path: the file (created or truncated).
+        sample_rate: Hz.
+        channels: channel count.
+        bit_depth: ``"float32"``, ``"24"`` or ``"16"``.
+        channel_mask: WAVE ``dwChannelMask`` (0: none).
+    """
+
+    def __init__(self, path: str | os.PathLike, sample_rate: int, channels: int, bit_depth: str = "float32",
+                 channel_mask: int = 0) -> None:
+        if bit_depth not in BIT_DEPTHS:
+            raise ValueError(f"unknown bit depth {bit_depth!r}; use one of {', '.join(BIT_DEPTHS)}")
+        self.path, self.sample_rate, self.channels = Path(path), int(sample_rate), int(channels)
+        self.bit_depth, self.channel_mask = bit_depth, int(channel_mask)
+        self.bits = 32 if bit_depth == "float32" else int(bit_depth)
+        self.frames = 0
+        self._handle = open(self.path, "wb")
+        self._handle.write(self._header())
+
+    def _header(self) -> bytes:
+        import struct
+
+        width = self.bits // 8
+        block_align = width * self.channels
+        tag = WAVE_FORMAT_IEEE_FLOAT if self.bit_depth == "float32" else WAVE_FORMAT_PCM
+        extensible = bool(self.channel_mask) or self.channels > 2
+        common = struct.pack("<HHIIHH", WAVE_FORMAT_EXTENSIBLE if extensible else tag, self.channels,
+                             self.sample_rate, self.sample_rate * block_align, block_align, self.bits)
+        if extensible:
+            body = common + struct.pack("<HHI", 22, self.bits, self.channel_mask) + struct.pack("<H", tag) \
+                + _SUBFORMAT_TAIL
+        else:
+            body = common + (struct.pack("<H", 0) if tag == WAVE_FORMAT_IEEE_FLOAT else b"")
+        fmt = b"fmt " + struct.pack("<I", len(body)) + body
+        data_bytes = self.frames * block_align
+        fact = b"fact" + struct.pack("<II", 4, self.frames) if self.bit_depth == "float32" else b""
+        riff = 4 + len(fmt) + len(fact) + 8 + data_bytes + (data_bytes & 1)
+        return b"RIFF" + struct.pack("<I", riff) + b"WAVE" + fmt + fact + b"data" + struct.pack("<I", data_bytes)
+
+    def write(self, block: torch.Tensor | np.ndarray) -> None:
+        """Append a ``[channels, n]`` block (float; PCM depths: already scaled to ±1 full scale and dithered)."""
+        data = block.detach().cpu().numpy() if isinstance(block, torch.Tensor) else np.asarray(block)
+        if data.ndim != 2 or data.shape[0] != self.channels:
+            raise ValueError(f"blocks must be [{self.channels}, n], got {data.shape}")
+        frames = data.T
+        if self.bit_depth == "float32":
+            raw = np.ascontiguousarray(frames, dtype="<f4").tobytes()
+        else:
+            scale = float(2 ** (self.bits - 1))
+            ints = np.clip(np.round(frames.astype(np.float64) * scale), -scale, scale - 1).astype("<i4")
+            raw = ints.tobytes() if self.bits == 32 else \
+                ints.view(np.uint8).reshape(-1, 4)[:, :self.bits // 8].tobytes()
+        if (self.frames + data.shape[1]) * self.channels * self.bits // 8 > 0xFFFFFFF0:
+            raise OutputError(f"{self.path.name}: the audio exceeds the 4 GiB limit of a WAV file; "
+                              "write a shorter song or float32 in parts")
+        self._handle.write(raw)
+        self.frames += data.shape[1]
+
+    def close(self) -> None:
+        """Complete the header (sizes) and close the file."""
+        if self._handle.closed:
+            return
+        if (self.frames * self.channels * self.bits // 8) & 1:
+            self._handle.write(b"\0")
+        self._handle.seek(0)
+        self._handle.write(self._header())
+        self._handle.close()
+
+    def __enter__(self) -> "WavWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is None:
+            self.close()
+        else:
+            self._handle.close()
+
+
+def pcm_limit(bit_depth: str) -> float:
+    """The largest sample value a ``bit_depth`` PCM file holds, with room for the TPDF dither (±2 LSB)."""
+    scale = float(2 ** (int(bit_depth) - 1))
+    return (scale - 3.0) / scale
+
+
+def pcm_gain_db(peak: float, bit_depth: str, headroom_db: float | None = None) -> float:
+    """The gain (dB, ≤ 0) that lets audio peaking at ``peak`` (linear) be written as ``bit_depth`` PCM unclipped.
+
+    Args:
+        peak: the largest absolute sample value of everything the gain applies to.
+        bit_depth: ``"24"`` or ``"16"`` (``"float32"``: always 0).
+        headroom_db: a gain chosen by hand (``-headroom_db``); ``None``: 0 dB when nothing clips, else the
+            largest gain (in 0.01 dB steps) that keeps ``peak`` under full scale.
+
+    Raises:
+        OutputError: the hand-chosen headroom still clips.
+    """
+    if bit_depth == "float32":
+        return 0.0
+    limit = pcm_limit(bit_depth)
+    if headroom_db is not None:
+        gain = -abs(float(headroom_db))
+        if peak * 10.0 ** (gain / 20.0) > limit:
+            needed = 20.0 * math.log10(peak / limit)
+            raise OutputError(f"--headroom-db {abs(headroom_db):g} is not enough: the outputs peak at "
+                              f"{20 * math.log10(peak):+.2f} dBFS; give at least {math.ceil(needed * 100) / 100:g}, "
+                              "or leave --headroom-db out to choose it automatically")
+        return gain
+    if peak <= limit:
+        return 0.0
+    return math.floor(20.0 * math.log10(limit / peak) * 100.0) / 100.0
+
+
+def convert_wav(source: str | os.PathLike, target: str | os.PathLike, bit_depth: str, gain_db: float = 0.0,
+                channel_mask: int = 0, seed: int = 0, block: int = 1 << 18,
+                progress: Callable[[int], None] | None = None) -> None:
+    """Write a float WAV file as ``bit_depth`` PCM, block by block: gain, TPDF dither, integer samples.
+
+    This is the one PCM conversion of every output file (stems, dry stems, renders).
+
+    Args:
+        source: a float WAV file (any channel count).
+        target: the PCM file to write.
+        bit_depth: ``"24"`` or ``"16"``.
+        gain_db: applied before dithering (choose it with :func:`pcm_gain_db` so nothing clips).
+        channel_mask: WAVE channel mask of the target (0: none).
+        seed: dither noise seed (the output is deterministic).
+        block: frames per block.
+        progress: called with the frames done after each block.
+
+    Raises:
+        OutputError: the gained audio would clip (more than the dither's room above full scale).
+    """
+    gain = 10.0 ** (gain_db / 20.0)
+    scale = float(2 ** (int(bit_depth) - 1))
+    rng = np.random.default_rng(seed)
+    with sf.SoundFile(str(source)) as reader, WavWriter(target, reader.samplerate, reader.channels, bit_depth,
+                                                        channel_mask) as writer:
+        while True:
+            data = reader.read(block, dtype="float64", always_2d=True)
+            if not len(data):
+                break
+            data = data * gain
+            peak = float(np.abs(data).max())
+            if peak > (scale - 1.0) / scale:
+                raise OutputError(f"{Path(target).name}: peaks at {20 * math.log10(peak):+.2f} dBFS and would clip "
+                                  f"as {bit_depth}-bit; write float32 (the default) or give --headroom-db")
+            noise = (rng.random(data.shape) - rng.random(data.shape)) / scale
+            writer.write((data + noise).T)
+            if progress:
+                progress(len(data))
+
+
+class PeakMeter:
+    """Running sample peak of a stream of blocks (linear and dBFS)."""
+
+    def __init__(self) -> None:
+        self.peak = 0.0
+
+    def update(self, block: torch.Tensor | np.ndarray) -> None:
+        if block.shape[-1]:
+            self.peak = max(self.peak, float(abs(block).max()))
+
+    def peak_dbfs(self) -> float:
+        return 20.0 * math.log10(self.peak) if self.peak > 0 else float("-inf")
+
+
+def read_blocks(reader: BlockReader, block: int) -> Iterator[torch.Tensor]:
+    """Consecutive ``[C, ≤ block]`` blocks of a whole reader."""
+    for start in range(0, reader.num_samples, block):
+        yield reader.read(start, min(start + block, reader.num_samples))
+
+
+class ResampledReader:
+    """A :class:`BlockReader` at another sample rate: each read resamples just the input it needs.
+
+    Reads start on the input's resampling grid (multiples of ``from_sr / gcd`` input samples) with a few grid steps
+    of context on each side, which are cut off again, so block-wise reads equal the whole signal's resampling
+    (torchaudio's windowed sinc) up to float rounding. At the same rate it is the input reader itself.
+    """
+
+    def __init__(self, reader: BlockReader, sample_rate: int, context: int = 64) -> None:
+        self.reader, self.sample_rate, self.channels = reader, int(sample_rate), reader.channels
+        divisor = math.gcd(int(reader.sample_rate), self.sample_rate)
+        self._step_in, self._step_out = reader.sample_rate // divisor, self.sample_rate // divisor
+        self._pad = max(2, -(-context // self._step_in))  # grid steps of context
+        self.num_samples = -(-reader.num_samples * self.sample_rate // reader.sample_rate)
+
+    def read(self, start: int, stop: int) -> torch.Tensor:
+        if self._step_in == self._step_out:
+            return self.reader.read(start, stop)
+        from deconstruct.audio import resample
+
+        first = max(start // self._step_out - self._pad, 0)
+        last = min((-(-stop // self._step_out) + self._pad) * self._step_in, self.reader.num_samples)
+        block = resample(self.reader.read(first * self._step_in, last), self.reader.sample_rate, self.sample_rate)
+        offset = first * self._step_out
+        return block[:, start - offset:stop - offset]
