@@ -22,7 +22,7 @@ import torch
 from deconstruct.audio import SUBTYPES, Audio, encode_for_bit_depth, load_audio, save_audio
 from deconstruct.errors import InputError
 from deconstruct.outputs import OutputFolder
-from deconstruct.report import build_report, level_entry, meter_entry
+from deconstruct.reporting.report_json import build_report, level_entry, meter_entry
 from deconstruct.reporting import deconstruction_audio, write_deconstruction_html
 from deconstruct.separation import Separator
 from deconstruct.streaming import FileReader, LevelMeter

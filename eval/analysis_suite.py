@@ -38,7 +38,7 @@ import torch
 
 from deconstruct.audio import Audio, load_audio
 from deconstruct.errors import InputError
-from eval.report import prepare_output_dir, write_csv, write_json
+from eval.report_folder import prepare_output_dir, write_csv, write_json
 
 __all__ = [
     "AnalysisResults",
@@ -276,7 +276,7 @@ def store_metrics(checkpoint: str | Path, results: AnalysisResults, json_path: s
         The JSON path (``<checkpoint stem>.metrics.json`` unless given).
     """
     from deconstruct.models.checkpoint import load_checkpoint, save_checkpoint
-    from eval.report import json_safe
+    from eval.report_folder import json_safe
 
     checkpoint = Path(checkpoint)
     payload = load_checkpoint(checkpoint)

@@ -414,7 +414,7 @@ def evaluate_e2e(deconstructor: Any, songs: Sequence[Song], page_dir: Path | Non
         :class:`E2EResults`.
     """
     from deconstruct.reporting import deconstruction_audio, write_deconstruction_html
-    from eval.report import write_json
+    from eval.report_folder import write_json
 
     say = log or (lambda message: None)
     rows: dict[str, list[dict]] = {}
@@ -518,7 +518,8 @@ def write_report(results: E2EResults, summary: pd.DataFrame, out: Path) -> Path:
     Returns:
         The path of ``report.html``.
     """
-    from eval.report import HtmlReport, bar_chart, heatmap, spectrogram_grid, write_csv, write_json
+    from deconstruct.reporting import HtmlReport, bar_chart, heatmap, spectrogram_grid
+    from eval.report_folder import write_csv, write_json
 
     tables = {"songs": results.songs, "separation": results.separation, "leakage": results.leakage,
               "effects": results.effects, "detection": results.detection, "params": results.params,
@@ -595,7 +596,7 @@ def run_e2e_suite(separation_model: str | Path | None = None, analysis_model: st
         The summary table (:func:`summarise`).
     """
     from deconstruct.pipeline import Deconstructor
-    from eval.report import prepare_output_dir
+    from eval.report_folder import prepare_output_dir
 
     folder = prepare_output_dir(Path(out), overwrite=overwrite) if out is not None else None
     deconstructor = Deconstructor(separation_model, device=device, analysis_model=analysis_model,

@@ -282,7 +282,7 @@ def store_results(checkpoint: Path, results: dict[str, Any]) -> Path:
         The JSON file written (``<checkpoint stem>.metrics.json``).
     """
     from deconstruct.models.checkpoint import load_checkpoint, save_checkpoint
-    from eval.report import json_safe, write_json
+    from eval.report_folder import json_safe, write_json
 
     payload = load_checkpoint(checkpoint)
     metrics = {**payload.get("metrics", {}), "eval": json_safe(results)}
@@ -293,7 +293,7 @@ def store_results(checkpoint: Path, results: dict[str, Any]) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Run the suite and write ``<table>.csv`` and ``summary.json`` into ``args.out``."""
-    from eval.report import prepare_output_dir, write_csv, write_json
+    from eval.report_folder import prepare_output_dir, write_csv, write_json
 
     torch.set_num_threads(1)
     out = prepare_output_dir(args.out, overwrite=args.overwrite)

@@ -31,7 +31,8 @@ import torch
 from deconstruct.audio import Audio
 from deconstruct.errors import DependencyError, InputError
 from deconstruct.metrics import bss_eval_v4, frame_count, global_sdr
-from eval.report import HtmlReport, bar_chart, prepare_output_dir, safe_name, spectrogram_grid, write_csv, write_json
+from deconstruct.reporting import HtmlReport, bar_chart, spectrogram_grid
+from eval.report_folder import prepare_output_dir, safe_name, write_csv, write_json
 from eval.tracks import Track, TrackSource, find_tracks
 
 __all__ = [

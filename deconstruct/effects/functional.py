@@ -29,7 +29,7 @@ from collections.abc import Mapping
 
 import torch
 
-from deconstruct.effects._loops import oscillator_phase, peak_envelope
+from deconstruct.effects.sample_loops import oscillator_phase, peak_envelope
 
 __all__ = [
     "apply_effect",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import platform
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -16,22 +15,9 @@ from typing import Any
 import torch
 
 from deconstruct.errors import ModelError
+from deconstruct.versions import package_versions
 
 REQUIRED_KEYS = ("name", "config", "state_dict")
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of the packages that shape a model's numbers."""
-    import numpy
-
-    from deconstruct import __version__
-
-    return {
-        "deconstruct": __version__,
-        "torch": str(torch.__version__),
-        "numpy": str(numpy.__version__),
-        "python": platform.python_version(),
-    }
 
 
 def save_checkpoint(

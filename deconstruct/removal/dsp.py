@@ -6,8 +6,8 @@ definitions of :mod:`deconstruct.effects.functional` (the pedalboard/JUCE proces
 - :func:`invert_eq`: the RBJ cookbook's peaking and shelving biquads with gain ``-g`` are the exact inverses of
   those with gain ``g`` (numerator and denominator swap), so the EQ is undone by the same sections, gains negated.
 - :func:`invert_compressor`, :func:`invert_limiter`: the peak compressor's gain depends on the envelope of its
-  own input, which the inverse rebuilds sample by sample (:mod:`deconstruct.removal._loops`); the limiter is
-  undone stage by stage (makeup gain, 1000:1 stage, 4:1 stage). Samples the limiter clipped stay clipped.
+  own input, which the inverse rebuilds sample by sample (:func:`~deconstruct.effects.sample_loops.invert_peak_compressor`);
+  the limiter is undone stage by stage (makeup gain, 1000:1 stage, 4:1 stage). Samples the limiter clipped stay clipped.
 - :func:`invert_distortion`: ``x = atanh(y) / 10^(drive_db/20)``; the drive only scales the result, so the
   inverse needs no parameter up to level (scale-invariant measures do not depend on it).
 - :func:`invert_delay`: the feedback delay is the IIR filter
@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from deconstruct.effects import functional
-from deconstruct.removal._loops import invert_peak_compressor
+from deconstruct.effects.sample_loops import invert_peak_compressor
 
 __all__ = [
     "DelayEstimate",

@@ -4,8 +4,8 @@
 Matplotlib is imported only when a plot is drawn.
 """
 
-from deconstruct.reporting.deconstruction import deconstruction_audio, format_params, write_deconstruction_html
-from deconstruct.reporting.html import HtmlReport, format_cell
+from deconstruct.reporting.report_html import deconstruction_audio, format_params, write_deconstruction_html
+from deconstruct.reporting.html_page import HtmlReport, format_cell
 from deconstruct.reporting.plots import bar_chart, confusion_matrix, figure_png, heatmap, new_figure, spectrogram_grid
 
 __all__ = [

@@ -5,33 +5,21 @@ Only stages that ran appear; values that do not exist (loudness of silence) are 
 
 from __future__ import annotations
 
-from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from deconstruct.audio import Audio, loudness_lufs, peak_dbfs
+from deconstruct.versions import package_versions
 
 if TYPE_CHECKING:
     from deconstruct.streaming import LevelMeter
 
 SCHEMA = 2
-REPORTED_PACKAGES = ("deconstruct", "torch", "torchaudio", "numpy", "soundfile", "pedalboard")
 
 
 def level_entry(audio: Audio, file: str | None = None) -> dict[str, Any]:
     """Loudness (LUFS) and sample peak (dBFS) of ``audio``, with its file when written."""
     entry = {"loudness_lufs": round(loudness_lufs(audio), 2), "peak_dbfs": round(peak_dbfs(audio.samples), 2)}
     return {"file": file, **entry} if file else entry
-
-
-def package_versions() -> dict[str, str]:
-    """Installed versions of the packages that shape the results."""
-    versions = {}
-    for name in REPORTED_PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
 
 
 def meter_entry(meter: "LevelMeter", file: str | None = None) -> dict[str, Any]:
