@@ -18,6 +18,8 @@ SUITES = {
     "analysis": ("eval.analysis_suite", "effect detection F1 and parameter errors on eval dry recordings"),
     "removal": ("eval.removal_suite", "effect removal: SI-SDR and multi-resolution STFT distance to the dry stem"),
     "e2e": ("eval.e2e_suite", "whole deconstructions of songs built from eval recordings with known effects"),
+    "band": ("eval.band_suite", "a voice with one known effect 3 dB under a real band: analysis and removal on "
+                                "the separated stem"),
 }
 
 

@@ -62,6 +62,7 @@ __all__ = [
     "E2EResults",
     "Song",
     "add_arguments",
+    "arranged",
     "build_songs",
     "evaluate_e2e",
     "make_song",
@@ -149,7 +150,7 @@ def stem_role(relative: str) -> str:
     return next((role for pattern, role in _ROLE_PATTERNS if pattern.search(name)), "other")
 
 
-def _arranged(recording: torch.Tensor, length: int, rng: np.random.Generator) -> torch.Tensor:
+def arranged(recording: torch.Tensor, length: int, rng: np.random.Generator) -> torch.Tensor:
     """``recording [samples]`` repeated with random gaps (and a random lead-in) to fill ``length`` samples."""
     out = torch.zeros(length)
     position = int(rng.uniform(0.0, GAP_S[1]) * SAMPLE_RATE)
@@ -184,7 +185,7 @@ def make_song(name: str, sources: Mapping[str, str | Path], rirs: Sequence[str |
     for index, (stem, path) in enumerate(sources.items()):
         rng = np.random.default_rng([seed, index])
         audio = load_audio(path).to_channels(1).resampled(SAMPLE_RATE)
-        mono = _arranged(audio.samples[0], length, rng)
+        mono = arranged(audio.samples[0], length, rng)
         stereo = level(mono.expand(2, -1).numpy().copy(), float(rng.uniform(*LEVEL_DB)))
         placed = torch.from_numpy(pan(stereo, float(rng.uniform(-PAN_RANGE, PAN_RANGE))))
         forced = stem == reverb_stem and bool(rirs)
