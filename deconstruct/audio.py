@@ -13,7 +13,6 @@ import math
 import os
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import soundfile as sf
 import torch
 
 from deconstruct.errors import DependencyError, InputError, OutputError
+from deconstruct.files import atomic_path
 
 MAX_CHANNELS = 2
 SUBTYPES = {"float32": "FLOAT", "24": "PCM_24", "16": "PCM_16"}
@@ -118,15 +118,59 @@ def load_audio(path: str | os.PathLike, stream: int | str = 0) -> Audio:
         samples, sample_rate = _load_stem_stream(path, stream)
     else:
         try:
-            data, sample_rate = sf.read(str(path), dtype="float32", always_2d=True)
-        except (sf.LibsndfileError, RuntimeError, TypeError) as error:
+            with sf.SoundFile(str(path)) as handle:
+                check_header(handle, path)
+                samples, sample_rate = _read_blockwise(handle), handle.samplerate
+        except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OverflowError) as error:
             raise InputError(
-                f"{path}: not a readable audio file ({str(error).splitlines()[0]}); "
+                f"{path}: not a readable audio file ({(str(error).splitlines() or ['unknown error'])[0]}); "
                 "use WAV, FLAC, OGG, MP3 or .stem.mp4"
             ) from None
-        samples = np.ascontiguousarray(data.T)
     _validate(samples, path)
     return Audio(torch.from_numpy(samples), int(sample_rate))
+
+
+READ_BLOCK_FRAMES = 1 << 18
+"""Frames decoded per read: memory follows the data actually in the file, never a header's claim."""
+BYTES_PER_SAMPLE = {"PCM_S8": 1, "PCM_U8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8,
+                    "ULAW": 1, "ALAW": 1}
+"""Uncompressed subtypes: a header's frame count can be checked against the file size."""
+UNCOMPRESSED_FORMATS = ("WAV", "WAVEX", "AIFF", "W64", "RF64", "AU")
+"""Containers whose samples are stored as they are (the subtype's width is the bytes per sample)."""
+
+
+def check_header(handle: sf.SoundFile, path: Path) -> None:
+    """Reject a header that cannot describe this file: channels, rate, and (uncompressed) length vs size.
+
+    Raises:
+        InputError: no or too many channels, a non-positive rate, or more frames claimed than the file can hold.
+    """
+    if handle.channels < 1:
+        raise InputError(f"{path}: the header gives {handle.channels} channels; the file is corrupt, re-export it")
+    if handle.channels > MAX_CHANNELS:
+        raise InputError(f"{path}: {handle.channels} channels; deconstruct takes mono or stereo input, "
+                         "downmix it to stereo first")
+    if handle.samplerate <= 0:
+        raise InputError(f"{path}: the header gives a sample rate of {handle.samplerate} Hz; the file is corrupt")
+    width = BYTES_PER_SAMPLE.get(handle.subtype) if handle.format in UNCOMPRESSED_FORMATS else None
+    if width is not None:
+        room = path.stat().st_size // (width * handle.channels)
+        if handle.frames > room:
+            raise InputError(f"{path}: the header claims {handle.frames} frames but the file holds at most {room}; "
+                             "it is truncated or corrupt, re-export it")
+
+
+def _read_blockwise(handle: sf.SoundFile) -> np.ndarray:
+    """Decode a whole file block by block into ``[channels, samples]`` float32 (stops where the data ends)."""
+    blocks = []
+    while True:
+        block = handle.read(READ_BLOCK_FRAMES, dtype="float32", always_2d=True)
+        if not len(block):
+            break
+        blocks.append(block)
+    if not blocks:
+        return np.zeros((handle.channels, 0), dtype=np.float32)
+    return np.ascontiguousarray(np.concatenate(blocks).T)
 
 
 def _ffmpeg() -> str:
@@ -205,15 +249,6 @@ def save_audio(audio: Audio, path: str | os.PathLike, bit_depth: str = "float32"
     """
     path = Path(path)
     data = encode_for_bit_depth(audio.samples, bit_depth, path.name)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".partial.wav", dir=path.parent)
-    except OSError as error:
-        raise OutputError(f"{path.parent}: cannot write there ({error.strerror}); choose a writable folder") from None
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".partial.wav", mode=None) as tmp:
         sf.write(tmp, data, audio.sample_rate, subtype=SUBTYPES[bit_depth], format="WAV")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

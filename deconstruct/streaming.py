@@ -16,7 +16,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from deconstruct.audio import MAX_CHANNELS, load_audio
+from deconstruct.audio import check_header, load_audio
 from deconstruct.errors import InputError, OutputError
 
 
@@ -59,14 +59,16 @@ class FileReader:
             return
         try:
             self._file = sf.SoundFile(str(self.path))
-        except (sf.LibsndfileError, RuntimeError, TypeError) as error:
-            raise InputError(f"{self.path}: not a readable audio file ({str(error).splitlines()[0]}); "
+        except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OverflowError) as error:
+            raise InputError(f"{self.path}: not a readable audio file ({(str(error).splitlines() or ['?'])[0]}); "
                              "use WAV, FLAC, OGG, MP3 or .stem.mp4") from None
+        try:
+            check_header(self._file, self.path)
+        except InputError:
+            self._file.close()
+            raise
         self.sample_rate, self.channels = int(self._file.samplerate), int(self._file.channels)
         self.num_samples = int(self._file.frames)
-        if self.channels > MAX_CHANNELS:
-            raise InputError(f"{self.path}: {self.channels} channels; deconstruct takes mono or stereo input, "
-                             "downmix it to stereo first")
         if self.num_samples <= 0:
             raise InputError(f"{self.path}: the file holds no samples (zero length); give a file with audio in it")
 
@@ -74,8 +76,18 @@ class FileReader:
         if self._memory is not None:
             return self._memory.read(start, stop)
         assert self._file is not None
-        self._file.seek(start)
-        data = self._file.read(stop - start, dtype="float32", always_2d=True)
+        try:
+            self._file.seek(start)
+            data = self._file.read(stop - start, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError, ValueError) as error:
+            raise InputError(f"{self.path}: cannot decode the audio at sample {start} "
+                             f"({(str(error).splitlines() or ['?'])[0]}); the file is corrupt, re-export it") from None
+        if len(data) < stop - start:
+            missing = stop - start - len(data)
+            if missing > max(self.sample_rate, self.num_samples // 100):
+                raise InputError(f"{self.path}: the audio ends {missing} samples before the length its header "
+                                 f"claims ({self.num_samples}); the file is truncated or corrupt, re-export it")
+            data = np.pad(data, ((0, missing), (0, 0)))  # decoders' length estimates may be a little long
         if not np.isfinite(data).all():
             raise InputError(f"{self.path}: the audio contains NaN or infinite samples; repair or re-export the file")
         return torch.from_numpy(np.ascontiguousarray(data.T))
