@@ -96,7 +96,7 @@ def check_speaker_isolation() -> list[dict]:
             s = layout.speakers[index]
             direction = {"azimuth_deg": s.azimuth_deg, "elevation_deg": s.elevation_deg, "width_deg": 0}
             placement = {"stems": {"x": direction}}
-            out = Upmixer(name, placement, ambience=False, lfe=False).render(stem).samples
+            out = Upmixer(name, placement, ambience=False, lfe=False, levels=False).render(stem).samples
             leak = _energy(out) - _energy(out[index])
             worst = max(worst, 10 * np.log10(max(leak, 1e-30) / _energy(out[index])))
         rows.append(_row("placement at a loudspeaker: leakage", name, worst, "dB", -100.0, worst <= -100.0))
@@ -128,7 +128,8 @@ def check_binaural() -> list[dict]:
     rows, worst = [], 0.0
     for azimuth, elevation in ((0, 0), (33, 7), (-120, 25), (170, -35), (90, 0), (-90, 0)):
         placement = {"stems": {"x": {"azimuth_deg": azimuth, "elevation_deg": elevation, "width_deg": 0}}}
-        out = Upmixer("binaural", placement, ambience=False).render(stem).samples.double().numpy()
+        out = Upmixer("binaural", placement, ambience=False, levels=False, diffuse_field=False).render(stem).samples
+        out = out.double().numpy()
         a, e = np.radians(positions[:, 0]), np.radians(positions[:, 1])
         cosine = np.sin(e) * np.sin(np.radians(elevation)) + np.cos(e) * np.cos(np.radians(elevation)) * np.cos(
             a - np.radians(azimuth)

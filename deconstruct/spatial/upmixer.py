@@ -219,11 +219,13 @@ class Upmixer:
             return Audio(torch.from_numpy(out), source.sample_rate), None
         gain_db, limit = common_gain_db(meter, reference, self.layout == BINAURAL)
         written, position, limiter_db = self._meter(source.sample_rate), 0, 0.0
+        finished = np.empty_like(out)
         for block, reduction in finished_blocks(padded_reader(out), out.shape[1], source.sample_rate, gain_db, limit):
             written.update(block)
-            out[:, position : position + block.shape[1]] = block
+            finished[:, position : position + block.shape[1]] = block
             position, limiter_db = position + block.shape[1], max(limiter_db, reduction)
-        return Audio(torch.from_numpy(out), source.sample_rate), final_levels(written, reference, gain_db, limiter_db)
+        levels = final_levels(written, reference, gain_db, limiter_db)
+        return Audio(torch.from_numpy(finished), source.sample_rate), levels
 
     def render_files(
         self, stem_paths: Mapping[str, str | os.PathLike], path: str | os.PathLike,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 
 from deconstruct.errors import InputError, OutputError
+from deconstruct.files import temporary_beside
 
 WAVE_FORMAT_IEEE_FLOAT = 0x0003
 WAVE_FORMAT_EXTENSIBLE = 0xFFFE
@@ -107,12 +107,7 @@ class WavExtensibleWriter:
             raise OutputError(
                 f"{self.path}: {data_bytes} bytes of audio exceed the 4 GiB limit of a WAV file; render shorter parts"
             )
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".partial.wav", dir=self.path.parent)
-        except OSError as error:
-            raise OutputError(
-                f"{self.path.parent}: cannot write there ({error.strerror}); choose a writable folder") from None
-        self._tmp = Path(tmp)
+        fd, self._tmp = temporary_beside(self.path, suffix=".partial.wav")
         self._handle = os.fdopen(fd, "wb")
         self._handle.write(b"RIFF" + struct.pack("<I", riff_size) + b"WAVE" + fmt + fact)
         self._handle.write(b"data" + struct.pack("<I", data_bytes))
