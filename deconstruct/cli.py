@@ -38,9 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--upmix", action="append", default=[], metavar="FORMAT",
                         help="also render the dry stems to 2.0, 5.1, 7.1, 7.1.4, binaural, foa, hoa2 or hoa3 "
                              "(render/<format>.wav with its WAVE channel mask); repeat or comma-separate")
-    parser.add_argument("--placement", default="stage",
-                        help="where stems sit in an upmix: a preset (stage, immersive) or a JSON file with per-stem "
-                             "azimuth_deg, elevation_deg, width_deg, gain_db")
+    parser.add_argument("--placement", default="surround",
+                        help="where stems sit in an upmix: a preset (surround: the front image kept, the song's own "
+                             "ambience and removed reverb around the listener; stage: front only; immersive) or a "
+                             "JSON file with per-stem azimuth_deg, elevation_deg, width_deg, gain_db and extraction")
     parser.add_argument("--hrtf", help="SOFA file for binaural rendering (default: the shipped MIT KEMAR set)")
     parser.add_argument("--remix", metavar="SETTINGS.json",
                         help="render a stereo remix (render/remix.wav) with per-stem gain_db, pan, mute, solo")

@@ -185,7 +185,7 @@ class Deconstructor:
     def __init__(self, separation_model: str | os.PathLike | None = None, stages: tuple[str, ...] = STAGES,
                  device: str | None = None, shifts: int = 0, chunk_s: float = 20.0,
                  analysis_model: str | os.PathLike | None = None, removal_model: str | os.PathLike | None = None,
-                 upmix: tuple[str, ...] = (), placement: Any = "stage", hrtf: str | os.PathLike | None = None,
+                 upmix: tuple[str, ...] = (), placement: Any = "surround", hrtf: str | os.PathLike | None = None,
                  remix: Any = None) -> None:
         self.stages = _check_stages(stages)
         self.separator = Separator(separation_model, device=device, shifts=shifts, chunk_s=chunk_s)
@@ -255,7 +255,7 @@ class Deconstructor:
         started = time.perf_counter()
         estimates = reverb_estimates(analyses) if analyses else None
         for fmt, upmixer in self.upmixers.items():
-            renders[fmt], channels[fmt] = upmixer.render(stems, estimates), upmixer.labels
+            renders[fmt], channels[fmt] = upmixer.render(stems, estimates=estimates), upmixer.labels
         if self.remix_settings is not None:
             from deconstruct.spatial import remix
 
@@ -357,6 +357,17 @@ class _LazyStems(Mapping[str, Audio]):
 
     def load_all(self) -> dict[str, Audio]:
         return {name: self[name] for name in self.paths}
+
+
+def upmix_estimates(analyses: Mapping[str, Any] | None, removals: Mapping[str, Any] | None
+                    ) -> dict[str, dict[str, Any]]:
+    """Per stem, what the upmixer uses: the reverb descriptors and whether reverberation was removed from it."""
+    out: dict[str, dict[str, Any]] = dict(reverb_estimates(analyses)) if analyses else {}
+    for name, applied in (removals or {}).items():
+        names = [step.get("name") for step in applied if isinstance(step, Mapping) and step.get("kept", True)
+                 and step.get("method") != "pass-through"] if isinstance(applied, list) else []
+        out.setdefault(name, {})["reverb_removed"] = "reverb" in names
+    return out
 
 
 def reverb_estimates(analyses: Mapping[str, Any]) -> dict[str, dict[str, float]]:
