@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from deconstruct.errors import ModelError
+from deconstruct.files import atomic_path
 from deconstruct.versions import package_versions
 
 REQUIRED_KEYS = ("name", "config", "state_dict")
@@ -44,15 +44,8 @@ def save_checkpoint(
     payload = {"name": name, "config": config, "state_dict": tensors, "versions": package_versions(),
                "metrics": metrics or {}}
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o644)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -23,7 +23,8 @@ import numpy as np
 
 from deconstruct.data.rendering.composition import Arrangement, compose
 from deconstruct.data.rendering.notes import NoteEvent, Part
-from deconstruct.errors import DependencyError
+from deconstruct.errors import DependencyError, OutputError
+from deconstruct.files import write_text_atomic
 
 # (composer in the music21 corpus, file suffixes to use, weight when drawing a family)
 FAMILIES: tuple[tuple[str, tuple[str, ...], float], ...] = (
@@ -65,11 +66,9 @@ def parse_work(path: Path) -> tuple[tuple[tuple[str, tuple[_QNote, ...]], ...], 
     parsed = _parse(path)
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"version": _CACHE_VERSION, "parts": parsed[0], "beats": parsed[1],
-                                   "length_q": parsed[2]}))
-        tmp.replace(cached)
-    except OSError:
+        write_text_atomic(cached, json.dumps({"version": _CACHE_VERSION, "parts": parsed[0], "beats": parsed[1],
+                                              "length_q": parsed[2]}))
+    except (OSError, OutputError):
         pass  # a read-only cache only costs speed
     return parsed
 
