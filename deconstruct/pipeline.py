@@ -14,18 +14,16 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
-import soundfile as sf
 import torch
 
-from deconstruct.audio import SUBTYPES, Audio, encode_for_bit_depth, load_audio, save_audio
+from deconstruct.audio import Audio, load_audio, save_audio
 from deconstruct.errors import InputError
 from deconstruct.outputs import OutputFolder
-from deconstruct.reporting.report_json import build_report, level_entry, meter_entry
+from deconstruct.reporting.report_json import build_report, level_entry
 from deconstruct.reporting import deconstruction_audio, write_deconstruction_html
 from deconstruct.separation import Separator
-from deconstruct.streaming import FileReader, LevelMeter
 
 STAGES = ("separate", "analyze", "remove")
 REMIX = "remix"
@@ -42,8 +40,10 @@ class Deconstruction:
         timings_s: per stage, wall-clock seconds.
         source: the input file, when there was one.
         analyses: per stem, the :class:`~deconstruct.analysis.StemAnalysis` (``None``: analysis did not run).
-        dry_stems: per stem, the dry estimate (``None``: removal did not run).
-        removals: per stem, the removals applied, JSON-ready (``None``: removal did not run).
+        dry_stems: per stem, the dry estimate (``None``: removal did not run); the stem itself when no removal
+            was kept.
+        removals: per stem, the removal steps tried, JSON-ready: each with ``kept`` and its ``checks``
+            (``None``: removal did not run).
         renders: per format (``"5.1"``, ``"binaural"``, ``"remix"``...), the rendered audio.
         render_channels: per format, its channel labels in file order.
     """
@@ -58,6 +58,13 @@ class Deconstruction:
     removals: dict[str, list[dict[str, Any]]] | None = None
     renders: dict[str, Audio] = field(default_factory=dict)
     render_channels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    separator: dict[str, Any] | None = None
+    removal_policy: str | None = None
+    render_levels: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def decisions(self) -> dict[str, dict[str, str]]:
+        """Per stem, each effect's decision (``"detected"``, ``"unsure"``, ``"absent"``); empty without analysis."""
+        return {stem: {e.name: e.decision for e in analysis} for stem, analysis in (self.analyses or {}).items()}
 
     def resynthesize(self) -> tuple[Audio, dict[str, float]]:
         """Re-apply the estimated effect chains to the dry stems and sum them.
@@ -80,12 +87,12 @@ class Deconstruction:
         for name, audio in self.stems.items():
             entry = level_entry(audio, files.get(f"stems/{name}"))
             dry_entry = level_entry(self.dry_stems[name], files.get(f"dry/{name}")) if self.dry_stems else None
-            entry.update(_later_stages(name, self.analyses, dry_entry, self.removals))
+            entry.update(_later_stages(name, self.analyses, dry_entry, self.removals, self.removal_policy))
             stems[name] = entry
-        extras = {}
+        extras: dict[str, Any] = {"separator": self.separator} if self.separator else {}
         if self.renders:
-            extras["renders"] = {fmt: {"file": files.get(f"render/{fmt}"), "channels": list(self.render_channels[fmt])}
-                                 for fmt in self.renders}
+            extras["renders"] = {fmt: {"file": files.get(f"render/{fmt}"), "channels": list(self.render_channels[fmt]),
+                                       **self.render_levels.get(fmt, {})} for fmt in self.renders}
         if self.analyses is not None and self.dry_stems is not None:
             extras["resynthesis"] = self.resynthesize()[1]
         return build_report(self.source, level_entry(self.mixture), self.mixture.sample_rate, self.mixture.channels,
@@ -108,15 +115,31 @@ class Deconstruction:
         return Path(out_dir)
 
 
-def _later_stages(name: str, analyses, dry_entry: dict[str, Any] | None, removals) -> dict[str, Any]:
+def _later_stages(name: str, analyses, dry_entry: dict[str, Any] | None, removals,
+                  policy: str | None = None) -> dict[str, Any]:
+    """A stem's report sections of the later stages: ``analysis``, ``dry``, ``removals`` and ``removal``.
+
+    ``dry.unchanged`` says the dry file is an exact copy of the stem (no removal kept); ``removal`` sums up the
+    policy (``safe``, ``all``, ``none``), whether checks were enforced, and which removals were kept or rejected.
+    """
     entry: dict[str, Any] = {}
     if analyses is not None:
         entry["analysis"] = analyses[name].to_dict()
+    steps = removals[name] if removals is not None else None
     if dry_entry is not None:
-        entry["dry"] = dry_entry
-    if removals is not None:
-        entry["removals"] = removals[name]
+        entry["dry"] = {**dry_entry, "unchanged": not any(step.get("kept", True) for step in steps or [])}
+    if steps is not None:
+        entry["removals"] = steps
+        if policy is not None:
+            entry["removal"] = {"policy": policy, "checks": POLICY_CHECKS[policy],
+                                "kept": [s["name"] for s in steps if s.get("kept")],
+                                "rejected": [s["name"] for s in steps if not s.get("kept")
+                                             and s.get("method") != "pass-through"]}
     return entry
+
+
+POLICY_CHECKS = {"safe": "enforced", "all": "recorded, not enforced", "none": "none (nothing removed)"}
+"""What each removal policy does with the checks."""
 
 
 def resynthesize(mixture: Audio, dry_stems: Mapping[str, Audio], analyses: Mapping[str, Any]
@@ -180,28 +203,43 @@ class Deconstructor:
         placement: placement preset name or JSON (path, text or mapping) for the upmixes.
         hrtf: SOFA file for binaural (``None``: the shipped MIT KEMAR set).
         remix: remix console settings (JSON path, text or mapping), rendered to stereo as ``render/remix.wav``.
+        model_repo: local folder of demucs model files for ``demucs:<name>`` separation models.
+        model_config: YAML config of a RoFormer checkpoint given as ``separation_model``.
+        log: receives one-line notes while models load (a download starting...).
+        remove: removal policy: ``"safe"`` (default) removes the confidently detected effects, each kept only
+            when it passes its checks (:mod:`deconstruct.removal.checks`); ``"all"`` removes every detected or
+            unsure effect, checks recorded but not enforced; ``"none"`` removes nothing (each dry stem is an
+            exact copy of its stem).
     """
 
     def __init__(self, separation_model: str | os.PathLike | None = None, stages: tuple[str, ...] = STAGES,
                  device: str | None = None, shifts: int = 0, chunk_s: float = 20.0,
                  analysis_model: str | os.PathLike | None = None, removal_model: str | os.PathLike | None = None,
                  upmix: tuple[str, ...] = (), placement: Any = "surround", hrtf: str | os.PathLike | None = None,
-                 remix: Any = None) -> None:
+                 remix: Any = None, model_repo: str | os.PathLike | None = None,
+                 model_config: str | os.PathLike | None = None, log: Any = None, remove: str = "safe") -> None:
+        from deconstruct.removal.remover import REMOVE_POLICIES
+        from deconstruct.spatial import Upmixer, load_remix_settings
+
         self.stages = _check_stages(stages)
-        self.separator = Separator(separation_model, device=device, shifts=shifts, chunk_s=chunk_s)
+        if remove not in REMOVE_POLICIES:
+            raise InputError(f"unknown removal policy {remove!r}; use one of {', '.join(REMOVE_POLICIES)}")
+        self.remove_policy = remove if "remove" in self.stages else None
+        self.remix_settings = load_remix_settings(remix) if remix is not None else None  # format errors first
+        self.separator = Separator(separation_model, device=device, shifts=shifts, chunk_s=chunk_s,
+                                   model_repo=model_repo, model_config=model_config, log=log)
+        if self.remix_settings is not None:
+            _check_remix_stems(self.remix_settings, self.separator.stems)
         self.analyzer = self.remover = None
         if "analyze" in self.stages:
             from deconstruct.analysis import EffectAnalyzer
 
             self.analyzer = EffectAnalyzer(analysis_model, device=device)
-        if "remove" in self.stages:
+        if "remove" in self.stages and remove != "none":
             from deconstruct.removal import EffectRemover
 
             self.remover = EffectRemover(removal_model, device=device)
-        from deconstruct.spatial import Upmixer, load_remix_settings
-
         self.upmixers = {fmt: Upmixer(fmt, placement, hrtf) for fmt in dict.fromkeys(upmix)}
-        self.remix_settings = load_remix_settings(remix) if remix is not None else None
 
     def _models(self) -> dict[str, dict[str, str]]:
         models = {"separation": self.separator.resolved}
@@ -219,9 +257,33 @@ class Deconstructor:
         stems = self.separator.separate(mixture)
         timings = {"separation": round(time.perf_counter() - started, 3)}
         analyses, dry, removals = self._later_stages(stems, timings)
-        renders, channels = self._renders(dry or stems, analyses, timings)
+        renders, channels, levels = self._renders(stems, analyses, timings, dry, removals)
         return Deconstruction(mixture, stems, self._models(), timings, source, analyses, dry, removals, renders,
-                              channels)
+                              channels, separator=self.separator.report_entry(), removal_policy=self.remove_policy,
+                              render_levels=levels)
+
+    @property
+    def removes(self) -> bool:
+        """Whether the remove stage runs (it writes a dry stem per stem, a copy under the ``none`` policy)."""
+        return self.remove_policy is not None
+
+    def remove_stem(self, audio: Audio, analysis: Any) -> Any:
+        """The removal stage on one stem under this runner's policy.
+
+        Args:
+            audio: the stem.
+            analysis: its :class:`~deconstruct.analysis.StemAnalysis`.
+
+        Returns:
+            A :class:`~deconstruct.removal.RemovalResult`; under ``none`` (or without the remove stage) the stem
+            itself with no step.
+        """
+        from deconstruct.removal.remover import REMOVE_POLICIES, RemovalResult
+
+        if self.remover is None or self.remove_policy in (None, "none"):
+            return RemovalResult(audio, ())
+        mode, checks = REMOVE_POLICIES[self.remove_policy]
+        return self.remover.remove(audio, list(analysis), mode=mode, checks=checks)
 
     def _later_stages(self, stems: Mapping[str, Audio], timings: dict[str, float], sink=None):
         """Analysis and removal, one stem at a time.
@@ -231,16 +293,16 @@ class Deconstructor:
                 ``None``.
         """
         analyses = {} if self.analyzer is not None else None
-        dry = {} if self.remover is not None and sink is None else None
-        removals = {} if self.remover is not None else None
+        dry = {} if self.removes and sink is None else None
+        removals = {} if self.removes else None
         for name, audio in stems.items():
             if self.analyzer is not None:
                 started = time.perf_counter()
                 analyses[name] = self.analyzer.analyze(audio)
                 timings["analysis"] = round(timings.get("analysis", 0.0) + time.perf_counter() - started, 3)
-            if self.remover is not None:
+            if self.removes:
                 started = time.perf_counter()
-                result = self.remover.remove(audio, list(analyses[name]), mode="detected")
+                result = self.remove_stem(audio, analyses[name])
                 timings["removal"] = round(timings.get("removal", 0.0) + time.perf_counter() - started, 3)
                 removals[name] = result.to_dict()
                 if sink is None:
@@ -249,114 +311,46 @@ class Deconstructor:
                     sink(name, result.audio, analyses[name])
         return analyses, dry, removals
 
-    def _renders(self, stems: Mapping[str, Audio], analyses: Mapping[str, Any] | None,
-                 timings: dict[str, float]) -> tuple[dict[str, Audio], dict[str, tuple[str, ...]]]:
-        renders, channels = {}, {}
+    def _renders(self, stems: Mapping[str, Audio], analyses: Mapping[str, Any] | None, timings: dict[str, float],
+                 dry: Mapping[str, Audio] | None = None, removals: Mapping[str, Any] | None = None):
+        """Upmixes (the dry stems in front, the removed reverberation in the ambience) and the remix of the dry
+        stems; returns ``(renders, channel labels, levels)`` per format."""
+        renders, channels, levels = {}, {}, {}
         started = time.perf_counter()
-        estimates = reverb_estimates(analyses) if analyses else None
+        estimates = upmix_estimates(analyses, removals)
         for fmt, upmixer in self.upmixers.items():
-            renders[fmt], channels[fmt] = upmixer.render(stems, estimates=estimates), upmixer.labels
+            renders[fmt], found = upmixer.render_with_levels(stems, dry, estimates)
+            channels[fmt] = upmixer.labels
+            if found is not None:
+                levels[fmt] = found.to_dict()
         if self.remix_settings is not None:
             from deconstruct.spatial import remix
 
-            renders[REMIX], channels[REMIX] = remix(stems, self.remix_settings), ("L", "R")
+            renders[REMIX], channels[REMIX] = remix(dry or stems, self.remix_settings), ("L", "R")
         if renders:
             timings["render"] = round(time.perf_counter() - started, 3)
-        return renders, channels
+        return renders, channels, levels
 
     def run_to_folder(self, song: str | os.PathLike, out_dir: str | os.PathLike, overwrite: bool = False,
-                      bit_depth: str = "float32", progress: Callable[[int, int], None] | None = None) -> Path:
-        """Stream a song file through the stages into ``out_dir``.
-
-        Separation streams chunk by chunk from the input file into the stem files (flat memory); analysis and
-        removal then take one stem at a time.
+                      bit_depth: str = "float32", progress: Any = None, headroom_db: float | None = None,
+                      startup_s: float | None = None) -> Path:
+        """Stream a song file through the stages into ``out_dir`` in flat memory (see :mod:`deconstruct.run_folder`).
 
         Args:
-            progress: called with (samples done, total samples) after each separated block.
+            overwrite: replace the earlier results in ``out_dir`` (exactly the files the earlier run wrote).
+            bit_depth: ``"float32"``, ``"24"`` or ``"16"`` for every file written.
+            progress: ``progress(description, total_samples)`` → a bar with ``update(n)``/``close()`` (tqdm).
+            headroom_db: PCM output: the common gain (``-headroom_db`` dB) set by hand.
+            startup_s: time the process spent before this call, reported as ``startup``.
+
+        Raises:
+            OutputError: the folder holds results (without ``overwrite``), cannot be written, or the disk is full;
+                the folder is then left as it was found.
         """
-        reader = FileReader(song)
-        folder = OutputFolder(out_dir, overwrite=overwrite)
-        try:
-            names = self.separator.stems
-            paths = {name: folder.temp_path(f"stems/{name}.wav") for name in names}
-            writers = {name: sf.SoundFile(str(paths[name]), "w", reader.sample_rate, reader.channels,
-                                          subtype=SUBTYPES[bit_depth], format="WAV") for name in names}
-            meters = {name: LevelMeter(reader.sample_rate, reader.channels) for name in ["mixture", *names]}
-            done, started = 0, time.perf_counter()
-            for block in self.separator.stream(reader):
-                length = block.shape[-1]
-                meters["mixture"].update(reader.read(done, done + length))
-                for index, name in enumerate(names):
-                    writers[name].write(encode_for_bit_depth(block[index], bit_depth, name, seed=done))
-                    meters[name].update(block[index])
-                done += length
-                if progress:
-                    progress(done, reader.num_samples)
-            for writer in writers.values():
-                writer.close()
-            timings = {"separation": round(time.perf_counter() - started, 3)}
-            files = {f"stems/{name}": f"stems/{name}.wav" for name in names}
-            stems = _LazyStems(paths)
-            dry_files: dict[str, Path] = {}
-            dry_entries: dict[str, dict[str, Any]] = {}
-            resynthesis = torch.zeros(reader.channels, reader.num_samples) if self.remover is not None else None
+        from deconstruct.run_folder import FolderRun
 
-            def keep_dry(name: str, audio: Audio, analysis: Any) -> None:  # to disk; a running resynthesis stays
-                dry_files[name] = folder.temp_path(f"dry/{name}.wav")
-                save_audio(audio, dry_files[name], bit_depth=bit_depth)
-                files[f"dry/{name}"] = f"dry/{name}.wav"
-                dry_entries[name] = level_entry(audio, files[f"dry/{name}"])
-                add_resynthesized(resynthesis, audio, analysis)
-
-            analyses, _, removals = self._later_stages(stems, timings, sink=keep_dry)
-            wanted = self.upmixers or self.remix_settings is not None
-            sources = _LazyStems(dry_files) if dry_files else stems
-            renders, channels = self._renders(sources.load_all(), analyses, timings) if wanted else ({}, {})
-            for fmt, audio in renders.items():
-                files[f"render/{fmt}"] = write_render(folder, fmt, audio)
-            entries = {}
-            for name in names:
-                entry = meter_entry(meters[name], files[f"stems/{name}"])
-                entry.update(_later_stages(name, analyses, dry_entries.get(name), removals))
-                entries[name] = entry
-            extras: dict[str, Any] = {}
-            if renders:
-                extras["renders"] = {fmt: {"file": files[f"render/{fmt}"], "channels": list(channels[fmt])}
-                                     for fmt in renders}
-            if resynthesis is not None:
-                extras["resynthesis"] = resynthesis_scores(load_audio(song).samples, resynthesis)
-            report = build_report(str(song), meter_entry(meters["mixture"]), reader.sample_rate, reader.channels,
-                                  reader.num_samples / reader.sample_rate, self._models(), timings, entries, extras)
-            folder.write_json("report.json", report)
-            write_deconstruction_html(report, deconstruction_audio(song, paths, dry_files),
-                                      folder.temp_path("report.html"))
-            folder.commit()
-        except BaseException:
-            folder.abort()
-            raise
-        finally:
-            reader.close()
-        return Path(out_dir)
-
-
-class _LazyStems(Mapping[str, Audio]):
-    """Stem files read one at a time when a later stage asks for them (not all held at once)."""
-
-    def __init__(self, paths: Mapping[str, Path]) -> None:
-        self.paths = dict(paths)
-
-    def __getitem__(self, name: str) -> Audio:
-        data, rate = sf.read(str(self.paths[name]), dtype="float32", always_2d=True)
-        return Audio(torch.from_numpy(data.T.copy()), rate)
-
-    def __iter__(self):
-        return iter(self.paths)
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def load_all(self) -> dict[str, Audio]:
-        return {name: self[name] for name in self.paths}
+        return FolderRun(self, song, out_dir, overwrite=overwrite, bit_depth=bit_depth, headroom_db=headroom_db,
+                         progress=progress, startup_s=startup_s).run()
 
 
 def upmix_estimates(analyses: Mapping[str, Any] | None, removals: Mapping[str, Any] | None
@@ -380,6 +374,18 @@ def reverb_estimates(analyses: Mapping[str, Any]) -> dict[str, dict[str, float]]
             if found:
                 out[name] = found
     return out
+
+
+def _check_remix_stems(settings: Any, stems: tuple[str, ...]) -> None:
+    """Remix settings must name only stems the separation gives, and no effects (the pipeline renders none)."""
+    unknown = sorted(set(settings.strips) - set(stems))
+    if unknown:
+        raise InputError(f"the remix settings name stem(s) {', '.join(map(repr, unknown))} that the separation "
+                         f"model does not give; its stems are {', '.join(stems)}")
+    with_effects = sorted(name for name, strip in settings.strips.items() if strip.effects)
+    if with_effects:
+        raise InputError(f"the remix settings give effects to {', '.join(map(repr, with_effects))}; the command "
+                         "line renders no remix effects, remove the \"effects\" lists")
 
 
 def _check_stages(stages: tuple[str, ...]) -> tuple[str, ...]:

@@ -11,7 +11,10 @@ How a stem is analysed:
    one aligned to the end; silent windows are left out (:mod:`deconstruct.analysis.windows`);
 3. each window's feature views (:mod:`deconstruct.analysis.features`) go through the network;
 4. aggregation: the effect logits are averaged over the active windows and passed through the sigmoid; the
-   normalised parameters take the median over the active windows, then map to physical units.
+   normalised parameters take the median over the active windows, then map to physical units;
+5. decisions (:mod:`deconstruct.analysis.decisions`): each effect is "detected", "unsure" or "absent"; parameters
+   are reported for the detected and unsure ones; an EQ under 1 dB is absent; compressor and limiter thresholds
+   are also given relative to the stem's active RMS level (``threshold_rel_db``).
 
 A stem shorter than :data:`MIN_DURATION_S`, or without any window above the silence level, gives
 "nothing detectable": every probability 0, no parameters, and :attr:`StemAnalysis.reason` saying why.
@@ -21,22 +24,33 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from deconstruct.analysis.calibration import Calibration
+from deconstruct.analysis.decisions import ActiveLevel, active_rms_db, eq_veto, relative_thresholds, unsure_bounds
 from deconstruct.analysis.features import EffectFeatures, FeatureConfig
 from deconstruct.analysis.layout import output_names, physical_params
-from deconstruct.analysis.windows import SILENCE_DB, active_windows, cut_windows, rms_db
+from deconstruct.analysis.windows import (
+    RELATIVE_FLOOR_DB,
+    SILENCE_DB,
+    active_windows,
+    cut_windows,
+    rms_db,
+    window_starts,
+)
 from deconstruct.audio import Audio, resample
 from deconstruct.effects.catalog import DEFAULT_THRESHOLD, EFFECT_NAMES, EffectEstimate
 from deconstruct.errors import InputError, ModelError
 from deconstruct.models.effect_nets import build_effect_net
 from deconstruct.models.registry import ResolvedModel, resolve
 from deconstruct.devices import pick_device
+
+if TYPE_CHECKING:
+    from deconstruct.streaming import BlockReader
 
 __all__ = ["MIN_DURATION_S", "EffectAnalyzer", "NetworkOutputs", "StemAnalysis", "analyze"]
 
@@ -179,6 +193,7 @@ class EffectAnalyzer:
         self.hop = max(1, round(hop_s * self.sample_rate))
         self.thresholds = _thresholds(threshold, config.get("thresholds", {}))
         self.calibration = Calibration(config.get("calibration"))
+        self.unsure_below = unsure_bounds(self.thresholds, config.get("unsure_below"))
         self.batch_size = int(batch_size)
         self.device = pick_device(device)
         self.features = EffectFeatures(self.feature_config).to(self.device).eval()
@@ -224,16 +239,41 @@ class EffectAnalyzer:
             InputError: a tensor that is not ``[channels, samples]``, a non-positive rate, non-finite samples.
         """
         raw = self.network_outputs(samples, sample_rate)
+        return self._estimates(raw, lambda: active_rms_db(samples, int(sample_rate)))
+
+    def _estimates(self, raw: NetworkOutputs, level_db: Callable[[], float]) -> StemAnalysis:
+        """Thresholds, decisions and physical units applied to aggregated network outputs.
+
+        Args:
+            level_db: gives the stem's active RMS level (dBFS); called only when the stem was analysed.
+        """
         if raw.reason is not None:
-            estimates = tuple(EffectEstimate(name, 0.0, {}, self.thresholds[name]) for name in EFFECT_NAMES)
+            estimates = tuple(EffectEstimate(name, 0.0, {}, self.thresholds[name], self.unsure_below[name])
+                              for name in EFFECT_NAMES)
             return StemAnalysis(estimates, reason=raw.reason, windows=0, duration_s=raw.duration_s)
-        normalised = raw.params.tolist()
+        return StemAnalysis(self.decide(raw.probabilities, raw.params, level_db()),
+                            reason=None, windows=raw.windows, duration_s=raw.duration_s)
+
+    def decide(self, probabilities: torch.Tensor, params: torch.Tensor, level_db: float
+               ) -> tuple[EffectEstimate, ...]:
+        """Estimates with decisions from aggregated network outputs (:mod:`deconstruct.analysis.decisions`).
+
+        Parameters are read out for the detected and the unsure effects; an EQ under 1 dB is vetoed; compressor
+        and limiter thresholds gain ``threshold_rel_db`` (re the stem's active RMS ``level_db``, dBFS).
+
+        Shape:
+            probabilities: ``[effects]``; params: ``[len(output_names())]`` normalised.
+        """
+        normalised = params.tolist()
         estimates = []
         for index, name in enumerate(EFFECT_NAMES):
-            probability, threshold = float(raw.probabilities[index]), self.thresholds[name]
-            found = physical_params(name, normalised) if probability >= threshold else {}
-            estimates.append(EffectEstimate(name, probability, found, threshold))
-        return StemAnalysis(tuple(estimates), reason=None, windows=raw.windows, duration_s=raw.duration_s)
+            probability, threshold = float(probabilities[index]), self.thresholds[name]
+            found, veto = {}, None
+            if probability >= self.unsure_below[name]:
+                found = relative_thresholds(name, physical_params(name, normalised), level_db)
+                veto = eq_veto(found) if name == "eq" else None
+            estimates.append(EffectEstimate(name, probability, found, threshold, self.unsure_below[name], veto))
+        return tuple(estimates)
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """Stem probabilities from window logits: sigmoid of the mean, then the calibration.
@@ -274,6 +314,70 @@ class EffectAnalyzer:
             return NetworkOutputs.nothing(f"silent: loudest window {level}, below {SILENCE_DB:g} dBFS", duration_s)
         logits, params = self._run(windows[active])
         return NetworkOutputs(self.probabilities(logits), params.median(dim=0).values, int(active.sum()), duration_s)
+
+    def analyze_reader(self, reader: "BlockReader", progress: Callable[[int], None] | None = None,
+                       windows_per_read: int = 64) -> StemAnalysis:
+        """Analyse one stem read block by block (a long stem file never held whole): as :meth:`analyze`.
+
+        Windows are read ``windows_per_read`` at a time (resampled to the model's rate on the way,
+        :class:`~deconstruct.streaming.ResampledReader`); the network runs on those at or above
+        :data:`~deconstruct.analysis.windows.SILENCE_DB`, and the relative floor is applied at the end over every
+        window's level, so the result is the whole-stem one.
+
+        Args:
+            reader: a :class:`~deconstruct.streaming.BlockReader` of ``[channels, samples]`` blocks.
+            progress: called with the number of input samples analysed after each read.
+            windows_per_read: windows per read (memory: about ``windows_per_read`` × 3 s of audio).
+        """
+        from deconstruct.streaming import ResampledReader
+
+        duration_s = reader.num_samples / reader.sample_rate
+        if duration_s < MIN_DURATION_S:
+            return self._estimates(NetworkOutputs.nothing(
+                f"too short: {duration_s:.2f} s, at least {MIN_DURATION_S} s needed", duration_s), lambda: math.nan)
+        source = ResampledReader(reader, self.sample_rate)
+        starts = window_starts(source.num_samples, self.window, self.hop)
+        levels, kept_logits, kept_params, kept_levels = [], [], [], []
+        done = 0
+        for first in range(0, len(starts), windows_per_read):
+            group = starts[first:first + windows_per_read]
+            span = source.read(group[0], min(group[-1] + self.window, source.num_samples))
+            mono = span.float().mean(dim=0)
+            if mono.shape[0] < group[-1] - group[0] + self.window:
+                mono = torch.nn.functional.pad(mono, (0, group[-1] - group[0] + self.window - mono.shape[0]))
+            windows = torch.stack([mono[s - group[0]:s - group[0] + self.window] for s in group])
+            group_levels = rms_db(windows)
+            levels.append(group_levels)
+            loud = group_levels >= SILENCE_DB
+            if bool(loud.any()):
+                logits, params = self._run(windows[loud])
+                kept_logits.append(logits)
+                kept_params.append(params)
+                kept_levels.append(group_levels[loud])
+            if progress is not None:
+                reached = min(reader.num_samples, round((group[-1] + self.window) * reader.sample_rate / self.sample_rate))
+                progress(max(reached - done, 0))
+                done = max(done, reached)
+        every = torch.cat(levels)
+        floor = float(every.max()) - RELATIVE_FLOOR_DB
+        if not kept_levels or not bool((torch.cat(kept_levels) >= floor).any()):
+            loudest = float(every.max())
+            level = "digital silence" if math.isinf(loudest) else f"{loudest:.1f} dBFS"
+            return self._estimates(NetworkOutputs.nothing(
+                f"silent: loudest window {level}, below {SILENCE_DB:g} dBFS", duration_s), lambda: math.nan)
+        active = torch.cat(kept_levels) >= floor
+        logits, params = torch.cat(kept_logits)[active], torch.cat(kept_params)[active]
+        return self._estimates(NetworkOutputs(self.probabilities(logits), params.median(dim=0).values,
+                                              int(active.sum()), duration_s), lambda: _reader_level_db(reader))
+
+
+def _reader_level_db(reader: "BlockReader", block_s: float = 30.0) -> float:
+    """:func:`~deconstruct.analysis.decisions.active_rms_db` of a stem read block by block."""
+    meter = ActiveLevel(reader.sample_rate, reader.channels)
+    step = max(meter.block, int(block_s * reader.sample_rate) // meter.block * meter.block)
+    for start in range(0, reader.num_samples, step):
+        meter.update(reader.read(start, min(start + step, reader.num_samples)))
+    return meter.level_db()
 
 
 def analyze(audio: Audio, model: str | os.PathLike | None = None, device: str | None = None,
