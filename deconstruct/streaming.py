@@ -264,9 +264,10 @@ class WavWriter:
             raw = np.ascontiguousarray(frames, dtype="<f4").tobytes()
         else:
             scale = float(2 ** (self.bits - 1))
-            ints = np.clip(np.round(frames.astype(np.float64) * scale), -scale, scale - 1).astype("<i4")
-            raw = ints.tobytes() if self.bits == 32 else \
-                ints.view(np.uint8).reshape(-1, 4)[:, :self.bits // 8].tobytes()
+            ints = np.ascontiguousarray(np.clip(np.round(frames.astype(np.float64) * scale), -scale, scale - 1),
+                                        dtype="<i4")
+            raw = ints.astype("<i2").tobytes() if self.bits == 16 else \
+                ints.view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
         if (self.frames + data.shape[1]) * self.channels * self.bits // 8 > 0xFFFFFFF0:
             raise OutputError(f"{self.path.name}: the audio exceeds the 4 GiB limit of a WAV file; "
                               "write a shorter song or float32 in parts")
