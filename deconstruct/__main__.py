@@ -1,5 +1,3 @@
-import sys
+from deconstruct.cli import entry
 
-from deconstruct.cli import main
-
-sys.exit(main())
+entry()
