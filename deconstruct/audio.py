@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,12 +18,13 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from deconstruct.errors import DependencyError, InputError, OutputError
+from deconstruct.errors import InputError, OutputError
 from deconstruct.files import atomic_path
+from deconstruct.stem_files import STEM_STREAMS, decode_stem_stream, is_stem_file  # noqa: F401 - STEM_STREAMS re-exported
 
 MAX_CHANNELS = 2
 SUBTYPES = {"float32": "FLOAT", "24": "PCM_24", "16": "PCM_16"}
-STEM_STREAMS = ("mixture", "drums", "bass", "other", "vocals")
+STEM_RATE = 44100  # .stem.mp4 files are decoded at this rate (MUSDB18's)
 
 
 @dataclass(frozen=True)
@@ -114,8 +113,8 @@ def load_audio(path: str | os.PathLike, stream: int | str = 0) -> Audio:
         raise InputError(f"{path}: no such file; check the path")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not an audio file")
-    if path.name.lower().endswith(".stem.mp4"):
-        samples, sample_rate = _load_stem_stream(path, stream)
+    if is_stem_file(path):
+        samples, sample_rate = decode_stem_stream(path, stream), STEM_RATE
     else:
         try:
             with sf.SoundFile(str(path)) as handle:
@@ -171,26 +170,6 @@ def _read_blockwise(handle: sf.SoundFile) -> np.ndarray:
     if not blocks:
         return np.zeros((handle.channels, 0), dtype=np.float32)
     return np.ascontiguousarray(np.concatenate(blocks).T)
-
-
-def _ffmpeg() -> str:
-    exe = shutil.which("ffmpeg")
-    if exe is None:
-        raise DependencyError("ffmpeg is needed to read .stem.mp4 files; install it (apt-get install ffmpeg)")
-    return exe
-
-
-def _load_stem_stream(path: Path, stream: int | str) -> tuple[np.ndarray, int]:
-    index = STEM_STREAMS.index(stream) if isinstance(stream, str) else int(stream)
-    sample_rate = 44100
-    cmd = [_ffmpeg(), "-v", "error", "-i", str(path), "-map", f"0:a:{index}", "-f", "f32le", "-ac", "2",
-           "-ar", str(sample_rate), "-"]
-    result = subprocess.run(cmd, capture_output=True, check=False)
-    if result.returncode != 0:
-        message = result.stderr.decode(errors="replace").strip().splitlines()
-        raise InputError(f"{path}: cannot decode stream {index} ({message[-1] if message else 'ffmpeg failed'})")
-    samples = np.frombuffer(result.stdout, dtype="<f4").reshape(-1, 2).T.copy()
-    return samples, sample_rate
 
 
 def peak_dbfs(samples: torch.Tensor) -> float:

@@ -6,11 +6,10 @@ setting both ways on the same audio and report the scale-invariant SDR between t
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
+from deconstruct import metrics
 from deconstruct.effects import functional
 from deconstruct.effects.chain import Effect
 from deconstruct.effects.render import render_effect
@@ -20,14 +19,16 @@ __all__ = ["parity_si_sdr", "si_sdr", "torch_render"]
 
 
 def si_sdr(reference: np.ndarray | torch.Tensor, estimate: np.ndarray | torch.Tensor) -> float:
-    """Scale-invariant SDR in dB over all channels and samples (Le Roux et al., ICASSP 2019); ``inf`` if equal."""
-    ref = np.asarray(reference, dtype=np.float64).reshape(-1)
-    est = np.asarray(estimate, dtype=np.float64).reshape(-1)
+    """:func:`deconstruct.metrics.si_sdr` (without removing the mean) over all channels and samples as one signal.
+
+    Shape:
+        reference, estimate: any, the same number of values → a float in dB.
+    """
+    ref = torch.as_tensor(np.asarray(reference, dtype=np.float64)).reshape(-1)
+    est = torch.as_tensor(np.asarray(estimate, dtype=np.float64)).reshape(-1)
     if ref.shape != est.shape:
-        raise ValueError(f"reference and estimate differ in size: {ref.size} vs {est.size}")
-    target = (est @ ref) / max(ref @ ref, 1e-300) * ref
-    noise = float(((est - target) ** 2).sum())
-    return math.inf if noise == 0.0 else 10.0 * math.log10(float((target**2).sum()) / noise)
+        raise ValueError(f"reference and estimate differ in size: {ref.numel()} vs {est.numel()}")
+    return float(metrics.si_sdr(ref, est, zero_mean=False))
 
 
 def torch_render(samples: np.ndarray | torch.Tensor, sample_rate: int, effect: Effect) -> np.ndarray:

@@ -7,8 +7,6 @@ item ``i`` depends only on ``(seed, i)``) or laid out in order over every track 
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +16,10 @@ import soundfile as sf
 import torch
 from torch.utils.data import Dataset
 
-from deconstruct.audio import STEM_STREAMS, resample
+from deconstruct.audio import resample
+from deconstruct.stem_files import STEM_STREAMS, decode_stem_stream, probe_duration_s
 from deconstruct.data.datasets.augment import Augmentation
-from deconstruct.errors import DependencyError, InputError
+from deconstruct.errors import InputError
 
 MIXTURE = "mixture"
 AUDIO_SUFFIXES = (".wav", ".flac")
@@ -172,14 +171,14 @@ class MUSDBStems(_SegmentedStems):
             raise InputError(f"{folder}: no such folder; give the MUSDB18 root holding train/ and test/")
         self.folder = folder
         files = sorted(folder.glob("*.stem.mp4"))
-        tracks = [_Track(f.name, _probe_duration(f)) for f in files]
+        tracks = [_Track(f.name, probe_duration_s(f)) for f in files]
         if not tracks:
             raise InputError(f"{folder}: no .stem.mp4 files found")
         super().__init__(tracks, stems, segment_s, sample_rate, random_segments, items_per_epoch, seed, augment)
 
     def _read(self, track: _Track, start_s: float, length_s: float) -> dict[str, torch.Tensor]:
         path = self.folder / track.name
-        return {stem: _decode(path, STEM_STREAMS.index(stem), start_s, length_s, self.sample_rate)
+        return {stem: torch.from_numpy(decode_stem_stream(path, stem, self.sample_rate, start_s, length_s))
                 for stem in self.stems}
 
 
@@ -196,29 +195,3 @@ def _fit(audio: torch.Tensor, length: int) -> torch.Tensor:
     if audio.shape[-1] >= length:
         return audio[..., :length].contiguous()
     return torch.nn.functional.pad(audio, (0, length - audio.shape[-1]))
-
-
-def _tool(name: str) -> str:
-    exe = shutil.which(name)
-    if exe is None:
-        raise DependencyError(f"{name} is needed to read .stem.mp4 files; install ffmpeg (apt-get install ffmpeg)")
-    return exe
-
-
-def _probe_duration(path: Path) -> float:
-    result = subprocess.run([_tool("ffprobe"), "-v", "error", "-show_entries", "format=duration", "-of",
-                             "default=noprint_wrappers=1:nokey=1", str(path)], capture_output=True, text=True)
-    try:
-        return float(result.stdout.strip())
-    except ValueError:
-        raise InputError(f"{path}: not a readable stem file ({result.stderr.strip() or 'ffprobe failed'})") from None
-
-
-def _decode(path: Path, stream: int, start_s: float, length_s: float, sample_rate: int) -> torch.Tensor:
-    command = [_tool("ffmpeg"), "-v", "error", "-ss", f"{start_s:.6f}", "-t", f"{length_s:.6f}", "-i", str(path),
-               "-map", f"0:a:{stream}", "-f", "f32le", "-ac", "2", "-ar", str(sample_rate), "-"]
-    result = subprocess.run(command, capture_output=True)
-    if result.returncode != 0:
-        raise InputError(f"{path}: cannot decode stream {stream} ({result.stderr.decode(errors='replace').strip()})")
-    samples = np.frombuffer(result.stdout, dtype="<f4").reshape(-1, 2).T.copy()
-    return torch.from_numpy(samples)
