@@ -114,6 +114,10 @@ def _stages_section(page: HtmlReport, report: Mapping[str, Any]) -> None:
     if "render_time_s" in report:
         rows.append(("render", MISSING, MISSING, MISSING, report["render_time_s"]))
     page.heading("Stages").rows(["stage", "model", "source", "sha256 (first 12)", "time (s)"], rows, "{:.3f}")
+    separator = report.get("separator")
+    if separator:
+        page.paragraph(f"Separator: {separator['name']} ({separator['backend']}), stems "
+                       f"{', '.join(separator['stems'])}; {separator['reason']}.")
 
 
 def _stems_section(page: HtmlReport, report: Mapping[str, Any]) -> None:
