@@ -144,6 +144,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         raise InputError(f"{args.remix}: no such remix settings file")
     if args.model_config is not None and args.model is None:
         raise InputError("--model-config goes with --model CHECKPOINT (the RoFormer checkpoint it describes)")
+    if args.model_repo is not None and not (args.model or "").startswith("demucs:") and args.model != "best":
+        raise InputError("--model-repo holds demucs models: add --model demucs:NAME (or --model best)")
     from deconstruct.separation.backends import choose
 
     choice = choose(args.model, args.model_repo, args.model_config)

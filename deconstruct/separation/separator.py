@@ -24,6 +24,9 @@ from deconstruct.separation.backends import LoadedSeparator, choose, is_backend_
 from deconstruct.streaming import BlockReader, TensorReader, overlap_add
 
 
+SHIFT_S = 0.5  # the largest test-time shift (seconds), as demucs's
+
+
 class Separator:
     """Separates mixtures into the stems a model was trained on.
 
@@ -53,8 +56,9 @@ class Separator:
                                                               "channels": self.model_channels}, {}, {},
                                           self.backend.sha256, self.backend.source)
             self.net = self.backend.net
-            if self.backend.max_chunk_s is not None:  # the model takes no longer input (resampling rounds up)
-                chunk_s = min(chunk_s, self.backend.max_chunk_s * 0.99)
+            if self.backend.max_chunk_s is not None:  # the model takes no longer input: resampling rounds up,
+                shift_room = SHIFT_S if shifts else 0.0  # and test-time shifts pad each chunk by up to SHIFT_S
+                chunk_s = min(chunk_s, self.backend.max_chunk_s * 0.99 - shift_room)
         else:
             self.resolved = resolve("separation", self.choice.model)
             config = self.resolved.config
@@ -109,7 +113,7 @@ class Separator:
     def _run_shifted(self, x: torch.Tensor) -> torch.Tensor:
         if not self.shifts:
             return self.net(x)
-        max_shift = int(0.5 * self.sample_rate)
+        max_shift = int(SHIFT_S * self.sample_rate)
         generator = torch.Generator().manual_seed(0)
         total = 0.0
         for _ in range(self.shifts):
@@ -145,6 +149,8 @@ def mono_statistics(reader: BlockReader, block_s: float = 10.0) -> tuple[float, 
     return mean, max(total_sq / count - mean * mean, 0.0) ** 0.5
 
 
-def separate(audio: Audio, model: str | os.PathLike | None = None, device: str | None = None) -> dict[str, Audio]:
-    """One-shot separation with a freshly loaded :class:`Separator`."""
-    return Separator(model, device=device).separate(audio)
+def separate(audio: Audio, model: str | os.PathLike | None = None, device: str | None = None,
+             model_repo: str | os.PathLike | None = None,
+             model_config: str | os.PathLike | None = None) -> dict[str, Audio]:
+    """One-shot separation with a freshly loaded :class:`Separator` (arguments as there)."""
+    return Separator(model, device=device, model_repo=model_repo, model_config=model_config).separate(audio)

@@ -148,3 +148,12 @@ def test_legacy_download_site_and_best_choice(tmp_path, no_network, monkeypatch)
     assert (Path(torch.hub.get_dir()) / "checkpoints" / file.name).is_file()
     best = choose("best")
     assert best.model == "demucs:htdemucs" and "cached" in best.reason
+
+
+def test_api_with_shifts_mono_input_and_another_rate(six_source_repo):
+    from deconstruct.audio import Audio
+
+    separator = Separator("demucs:tiny6s", model_repo=six_source_repo, shifts=1)
+    assert separator.chunk_s + 0.5 <= 1.5  # a shifted chunk still fits the segment
+    stems = separator.separate(Audio(torch.randn(1, 2 * 22050) * 0.1, 22050))
+    assert list(stems) == SIX and all(audio.samples.shape == (1, 2 * 22050) for audio in stems.values())
