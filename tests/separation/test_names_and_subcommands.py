@@ -36,3 +36,17 @@ def test_a_song_named_like_a_subcommand_is_given_with_a_path(tmp_path, short_son
 def test_fetch_rejects_other_models(capsys):
     assert main(["fetch", "htdemucs"]) == 2
     assert "demucs:NAME" in capsys.readouterr().err
+
+
+def test_list_models_shows_published_scores_licences_and_cache_state(tmp_path, no_network, capsys):
+    from deconstruct.separation.backends import choose
+
+    repo = tmp_path / "models"
+    repo.mkdir()
+    (repo / "htdemucs_6s.yaml").write_text("models: ['5c90dfd2']\n")
+    assert main(["--list-models", "--model-repo", str(repo)]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith("  demucs:")}
+    assert "9.0 dB SDR" in lines["demucs:htdemucs_ft"] and "not cached" in lines["demucs:htdemucs_ft"]
+    assert "in the model folder" in lines["demucs:htdemucs_6s"] and "MIT" in lines["demucs:htdemucs_6s"]
+    best = choose("best", model_repo=repo)
+    assert best.model == "demucs:htdemucs_6s" and str(repo) in best.reason
