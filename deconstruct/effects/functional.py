@@ -30,6 +30,7 @@ from collections.abc import Mapping
 import torch
 
 from deconstruct.effects.sample_loops import oscillator_phase, peak_envelope
+from deconstruct.shapes import check_rank
 
 __all__ = [
     "apply_effect",
@@ -59,9 +60,7 @@ CHORUS_CENTRE_DELAY_MS = 7.0
 
 
 def _check(x: torch.Tensor, name: str) -> None:
-    if not isinstance(x, torch.Tensor) or x.dim() != 3:
-        shape = tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
-        raise ValueError(f"{name} expects a tensor shaped [batch, channels, samples], got {shape}")
+    check_rank(x, 3, name, "a tensor shaped [batch, channels, samples]")
 
 
 def _per_batch(value: Param, x: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import torch
 
 from deconstruct.metrics import block_toeplitz
+from deconstruct.shapes import check_rank, check_same_trailing
 
 __all__ = ["BSSEvalScores", "bss_eval_v4", "distortion_filters", "frame_count"]
 
@@ -176,15 +177,9 @@ def distortion_filters(
 
 def _check_inputs(references: torch.Tensor, estimates: torch.Tensor, window: int, hop: int, filter_len: int) -> None:
     for name, tensor in (("references", references), ("estimates", estimates)):
-        if tensor.dim() < 3:
-            raise ValueError(
-                f"bss_eval_v4: {name} must be [..., sources, channels, samples], got shape {tuple(tensor.shape)}"
-            )
-    if references.shape[-3:] != estimates.shape[-3:]:
-        raise ValueError(
-            "bss_eval_v4: references and estimates differ in [sources, channels, samples]: "
-            f"{tuple(references.shape[-3:])} vs {tuple(estimates.shape[-3:])}; pad or trim the estimates"
-        )
+        check_rank(tensor, 3, f"bss_eval_v4: {name}", "[..., sources, channels, samples]", at_least=True)
+    check_same_trailing(references, estimates, 3, "bss_eval_v4", "[sources, channels, samples]",
+                        ("references", "estimates"))
     if references.shape[-1] == 0:
         raise ValueError("bss_eval_v4: the signals are empty (zero samples)")
     if min(window, hop, filter_len) <= 0:

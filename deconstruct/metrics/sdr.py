@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from deconstruct.shapes import check_rank, check_same_trailing
+
 __all__ = ["global_sdr", "si_sdr"]
 
 MDX_DELTA = 1e-7
@@ -68,10 +70,5 @@ def si_sdr(
 
 def _check_rank(references: torch.Tensor, estimates: torch.Tensor, rank: int, name: str, layout: str) -> None:
     for label, tensor in (("references", references), ("estimates", estimates)):
-        if tensor.dim() < rank:
-            raise ValueError(f"{name}: {label} must be {layout}, got shape {tuple(tensor.shape)}")
-    if references.shape[-1] != estimates.shape[-1]:
-        raise ValueError(
-            f"{name}: references and estimates differ in length ({references.shape[-1]} vs "
-            f"{estimates.shape[-1]} samples); pad or trim the estimates"
-        )
+        check_rank(tensor, rank, f"{name}: {label}", layout, at_least=True)
+    check_same_trailing(references, estimates, 1, name, "length (samples)", ("references", "estimates"))

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from deconstruct.models.separation_nets import band_matrix
+from deconstruct.shapes import check_rank
 
 __all__ = ["ARCHITECTURES", "GainTCN", "MaskTCN", "TemporalBlock", "build_removal_net"]
 
@@ -32,9 +33,7 @@ _EPS = 1e-8
 
 
 def _check_batch(x: torch.Tensor) -> None:
-    if not isinstance(x, torch.Tensor) or x.dim() != 3:
-        shape = tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
-        raise ValueError(f"expected a batch [batch, channels, samples], got shape {shape}")
+    check_rank(x, 3, "a removal network", "a batch [batch, channels, samples]")
 
 
 class TemporalBlock(nn.Module):

@@ -17,10 +17,11 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from deconstruct.shapes import check_rank
+
 
 def _check_rank(mixture: torch.Tensor) -> None:
-    if mixture.dim() != 3:
-        raise ValueError(f"expected a batch [batch, channels, samples], got shape {tuple(mixture.shape)}")
+    check_rank(mixture, 3, "a separation network", "a batch [batch, channels, samples]")
 
 
 def band_matrix(n_fft: int, sample_rate: int, bands: int, linear_below_hz: float = 400.0) -> torch.Tensor:

@@ -30,6 +30,7 @@ import torch
 
 from deconstruct.effects import functional
 from deconstruct.effects.sample_loops import invert_peak_compressor
+from deconstruct.shapes import check_rank
 
 __all__ = [
     "DelayEstimate",
@@ -52,9 +53,7 @@ LIMITER_MAKEUP_DB = 20.0 * 10.0 * (1.0 - 1.0 / 4.0) / 40.0  # JUCE: gain 10^(10Â
 
 
 def _check(x: torch.Tensor, name: str) -> None:
-    if not isinstance(x, torch.Tensor) or x.dim() != 2:
-        shape = tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
-        raise ValueError(f"{name} expects a tensor shaped [channels, samples], got {shape}")
+    check_rank(x, 2, name, "a tensor shaped [channels, samples]")
 
 
 def invert_eq(x: torch.Tensor, sample_rate: int, params: Mapping[str, float]) -> torch.Tensor:

@@ -13,14 +13,17 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from deconstruct.shapes import check_rank
+
 Stems = dict[str, torch.Tensor]
 Augmentation = Callable[[Stems, np.random.Generator], Stems]
 
 
 def _check(stems: Stems) -> None:
     for name, audio in stems.items():
-        if audio.dim() < 2 or audio.shape[-2] != 2:
-            raise ValueError(f"stem {name!r}: expected [..., 2, samples] stereo audio, got shape {tuple(audio.shape)}")
+        check_rank(audio, 2, f"stem {name!r}", "[..., 2, samples] stereo audio", at_least=True)
+        if audio.shape[-2] != 2:
+            raise ValueError(f"stem {name!r} expects [..., 2, samples] stereo audio, got shape {tuple(audio.shape)}")
 
 
 def random_gain(stems: Stems, rng: np.random.Generator, low_db: float = -6.0, high_db: float = 3.0) -> Stems:
