@@ -1,4 +1,4 @@
-"""Scores of multi-label effect detection and parameter estimation, and threshold tuning.
+"""Scores of multi-label effect detection (scikit-learn's) and parameter estimation, and threshold tuning.
 
 Shared by training (validation, threshold choice) and the evaluation suite, so both count the same way:
 precision, recall and F1 per effect (``nan`` where undefined: precision without predictions, recall without
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 __all__ = ["detection_scores", "macro_f1", "masked_mae", "tune_thresholds"]
 
@@ -31,15 +32,11 @@ def detection_scores(predicted: np.ndarray, labels: np.ndarray, names: Sequence[
     predicted, labels = np.asarray(predicted, bool), np.asarray(labels) > 0.5
     if predicted.shape != labels.shape or predicted.ndim != 2 or predicted.shape[1] != len(names):
         raise ValueError(f"predicted {predicted.shape} and labels {labels.shape} must be [items, {len(names)}]")
-    scores = {}
-    for column, name in enumerate(names):
-        hits = float(np.sum(predicted[:, column] & labels[:, column]))
-        guessed, present = float(predicted[:, column].sum()), float(labels[:, column].sum())
-        precision = hits / guessed if guessed else float("nan")
-        recall = hits / present if present else float("nan")
-        f1 = 2.0 * hits / (guessed + present) if guessed + present else float("nan")
-        scores[name] = {"precision": precision, "recall": recall, "f1": f1, "support": present, "predicted": guessed}
-    return scores
+    precision, recall, f1, support = precision_recall_fscore_support(
+        labels, predicted, average=None, labels=list(range(len(names))), zero_division=np.nan)
+    guessed = predicted.sum(axis=0)
+    return {name: {"precision": float(precision[c]), "recall": float(recall[c]), "f1": float(f1[c]),
+                   "support": float(support[c]), "predicted": float(guessed[c])} for c, name in enumerate(names)}
 
 
 def macro_f1(scores: Mapping[str, Mapping[str, float]], names: Sequence[str] | None = None) -> float:
@@ -69,9 +66,7 @@ def tune_thresholds(probabilities: np.ndarray, labels: np.ndarray, names: Sequen
             continue
         best, best_key = 0.5, (-1.0, 0.0)
         for threshold in grid:
-            predicted = probabilities[:, column] >= threshold
-            hits = float(np.sum(predicted & labels[:, column]))
-            f1 = 2.0 * hits / (predicted.sum() + labels[:, column].sum())
+            f1 = f1_score(labels[:, column], probabilities[:, column] >= threshold, zero_division=0.0)
             key = (round(f1, 6), -abs(threshold - 0.5))
             if key > best_key:
                 best, best_key = float(threshold), key
