@@ -35,6 +35,7 @@ def detection_scores(predicted: np.ndarray, labels: np.ndarray, names: Sequence[
     precision, recall, f1, support = precision_recall_fscore_support(
         labels, predicted, average=None, labels=list(range(len(names))), zero_division=np.nan)
     guessed = predicted.sum(axis=0)
+    f1 = np.where(guessed + support > 0, f1, np.nan)  # scikit-learn scores 1 when nothing is present nor predicted
     return {name: {"precision": float(precision[c]), "recall": float(recall[c]), "f1": float(f1[c]),
                    "support": float(support[c]), "predicted": float(guessed[c])} for c, name in enumerate(names)}
 
