@@ -103,6 +103,14 @@ def check_speaker_isolation() -> list[dict]:
     return rows
 
 
+def check_default_fold_down(stems: dict[str, Audio]) -> list[dict]:
+    """The default (ambience-extracting) 5.1 upmix folded down by BS.775 vs the mix (sum of the stems), per channel."""
+    mix = sum(audio.samples for audio in stems.values())
+    folded = downmix(Upmixer("5.1", levels=False, lfe=False).render(stems), "5.1").samples
+    worst = max(abs(10 * np.log10(_energy(folded[c]) / _energy(mix[c]))) for c in range(2))
+    return [_row("default 5.1 fold-down vs mix", "surround preset", worst, "dB", 1.0, worst <= 1.0)]
+
+
 def check_power(stems: dict[str, Audio]) -> list[dict]:
     """Per placement and stem: spread (max - min, dB) of the dry power over 2.0/5.1/7.1/7.1.4, LFE excluded."""
     rows = []
@@ -201,6 +209,7 @@ def run_spatial_suite(seconds: float = SECONDS) -> pd.DataFrame:
     stems, source = load_stems(seconds)
     rows = (
         check_fold_down(stems)
+        + check_default_fold_down(stems)
         + check_speaker_isolation()
         + check_power(stems)
         + check_binaural()

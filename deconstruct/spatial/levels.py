@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 import numpy as np
-from scipy.signal import firwin, upfirdn
+from scipy.signal import firwin
 
 from deconstruct.streaming import LevelMeter
 
@@ -50,6 +50,49 @@ def _interpolator() -> np.ndarray:
 
 
 _FILTER = _interpolator()
+# Polyphase form: _PHASES[p, k] multiplies x[m - (TAPS_PER_PHASE - 1) + k] for the oversampled value 4 m + p.
+_PHASES = np.ascontiguousarray(_FILTER.reshape(TAPS_PER_PHASE, OVERSAMPLING)[::-1].T, dtype=np.float32)
+_HISTORY = TAPS_PER_PHASE - 1
+_KERNEL: list = []
+
+
+def _envelope_kernel():
+    """The compiled polyphase loop (numba, cached on disk): per input position, max |oversampled| over channels."""
+    if not _KERNEL:
+        import numba
+
+        @numba.njit(cache=True, fastmath=True)
+        def envelope(x, phases):  # pragma: no cover - compiled
+            channels, length = x.shape
+            count, taps = phases.shape
+            out = np.zeros(length - taps + 1, dtype=np.float32)
+            for c in range(channels):
+                for i in range(length - taps + 1):
+                    peak = out[i]
+                    for p in range(count):
+                        acc = np.float32(0.0)
+                        for k in range(taps):
+                            acc += phases[p, k] * x[c, i + k]
+                        if abs(acc) > peak:
+                            peak = abs(acc)
+                    out[i] = peak
+            return out
+
+        _KERNEL.append(envelope)
+    return _KERNEL[0]
+
+
+def oversampled_envelope(samples: np.ndarray) -> np.ndarray:
+    """Per sample, the largest absolute 4x-oversampled value within +-7/8 sample, over all channels.
+
+    Shape:
+        ``[channels, T]`` -> ``[T]`` (float32). Samples outside the array count as zeros.
+    """
+    # Entry i of the kernel's output holds the oversampled values at input times i - 7.875 .. i - 7.125 (the
+    # filter's group delay is 7.875 input samples): entries t + 7 and t + 8 surround time t.
+    padded = np.pad(np.asarray(samples, dtype=np.float32), ((0, 0), (_HISTORY, 8)))
+    raw = _envelope_kernel()(padded, _PHASES)
+    return np.maximum(np.maximum(raw[7:-1], raw[8:]), np.abs(samples).max(axis=0).astype(np.float32))
 
 
 def _db(value: float, power: bool = False) -> float:
@@ -63,27 +106,24 @@ def true_peak_dbtp(samples: np.ndarray) -> float:
     data = np.atleast_2d(np.asarray(samples, dtype=np.float64))
     if data.size == 0:
         return float("-inf")
-    upsampled = upfirdn(_FILTER, data, up=OVERSAMPLING, axis=-1)
-    return _db(max(float(np.abs(upsampled).max()), float(np.abs(data).max())))
+    return _db(float(oversampled_envelope(data).max()))
 
 
 class TruePeakMeter:
     """:func:`true_peak_dbtp` over consecutive blocks ``[channels, n]`` (the filter history is carried)."""
 
     def __init__(self, channels: int) -> None:
-        self._history = np.zeros((channels, TAPS_PER_PHASE))
+        self._history = np.zeros((channels, _HISTORY), dtype=np.float32)
         self._peak = 0.0
 
     def update(self, block: np.ndarray) -> None:
         if block.shape[1] == 0:
             return
-        joined = np.concatenate([self._history, block], axis=1)
-        upsampled = upfirdn(_FILTER, joined, up=OVERSAMPLING, axis=-1)
-        # Only oversampled values whose whole filter support lies in ``joined``; the ones before were counted
-        # with the previous block.
-        start, stop = len(_FILTER) - 1, OVERSAMPLING * joined.shape[1]
-        self._peak = max(self._peak, float(np.abs(upsampled[:, start:stop]).max()), float(np.abs(block).max()))
-        self._history = joined[:, -TAPS_PER_PHASE:]
+        joined = np.concatenate([self._history, np.asarray(block, dtype=np.float32)], axis=1)
+        # Every oversampled value whose filter support lies in ``joined`` (those before were counted earlier).
+        raw = _envelope_kernel()(joined, _PHASES)
+        self._peak = max(self._peak, float(raw.max()), float(np.abs(block).max()))
+        self._history = joined[:, -_HISTORY:]
 
     def dbtp(self) -> float:
         return _db(self._peak)
@@ -162,12 +202,7 @@ def limiter_gains(samples: np.ndarray, sample_rate: int, ceiling_dbtp: float) ->
     """
     from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
-    length = samples.shape[1]
-    upsampled = np.abs(upfirdn(_FILTER, samples, up=OVERSAMPLING, axis=-1)).max(axis=0)
-    delay = (len(_FILTER) - 1) // 2 - 1  # oversampled values around each input sample, group delay removed
-    upsampled = np.pad(upsampled, (0, max(0, delay + OVERSAMPLING * length - upsampled.size)))
-    envelope = upsampled[delay : delay + OVERSAMPLING * length].reshape(length, OVERSAMPLING).max(axis=1)
-    envelope = np.maximum(envelope, np.abs(samples).max(axis=0))
+    envelope = oversampled_envelope(samples).astype(np.float64)
     ceiling = 10.0 ** ((ceiling_dbtp - LIMITER_SAFETY_DB) / 20.0)
     required = np.minimum(1.0, ceiling / np.maximum(envelope, 1e-12))
     if required.min() >= 1.0:
@@ -266,6 +301,20 @@ def finished_blocks(read: Callable[[int, int], np.ndarray], num_samples: int, sa
             continue
         gains = limiter_gains(data, sample_rate, ceiling_dbtp)[margin : margin + stop - start]
         yield data[:, margin : margin + stop - start] * gains, -20.0 * math.log10(max(float(gains.min()), 1e-12))
+
+
+def float_file_reader(handle: BinaryIO, channels: int, num_samples: int) -> Callable[[int, int], np.ndarray]:
+    """``read(start, stop)`` over a raw interleaved little-endian float32 file, zero outside it (reads only the
+    span asked for, so memory stays flat)."""
+    def read(start: int, stop: int) -> np.ndarray:
+        out = np.zeros((channels, stop - start))
+        low, high = max(start, 0), min(stop, num_samples)
+        if high > low:
+            handle.seek(4 * channels * low)
+            data = np.fromfile(handle, dtype="<f4", count=(high - low) * channels).reshape(-1, channels)
+            out[:, low - start : high - start] = data.T
+        return out
+    return read
 
 
 def padded_reader(samples: np.ndarray) -> Callable[[int, int], np.ndarray]:

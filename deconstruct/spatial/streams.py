@@ -33,7 +33,9 @@ class FirStream:
         self.responses = np.asarray(responses, dtype=np.float64)
         self.inputs, self.outputs, self.taps = self.responses.shape
         self._tail = np.zeros((self.outputs, self.taps - 1))
-        self._active = [c for c in range(self.inputs) if np.any(self.responses[c])]
+        # Only the (input, outputs) pairs with a non-zero response are convolved.
+        self._active = [(c, np.flatnonzero(np.any(self.responses[c], axis=-1))) for c in range(self.inputs)]
+        self._active = [(c, outputs) for c, outputs in self._active if outputs.size]
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """Filter the next block ``[inputs, n]`` -> ``[outputs, n]`` (float64)."""
@@ -43,9 +45,9 @@ class FirStream:
         if self.taps == 1:
             return np.einsum("co,ct->ot", self.responses[:, :, 0], block)
         full = np.zeros((self.outputs, length + self.taps - 1))
-        for channel in self._active:
+        for channel, outputs in self._active:
             if np.any(block[channel]):
-                full += oaconvolve(block[channel][None, :], self.responses[channel], axes=-1)
+                full[outputs] += oaconvolve(block[channel][None, :], self.responses[channel, outputs], axes=-1)
         full[:, : self.taps - 1] += self._tail
         self._tail = full[:, length:].copy()
         return full[:, :length]

@@ -47,6 +47,7 @@ from deconstruct.spatial.levels import (
     common_gain_db,
     final_levels,
     finished_blocks,
+    float_file_reader,
     loudness_weights,
     padded_reader,
 )
@@ -269,18 +270,16 @@ class Upmixer:
                         meter.update(block)
                         handle.write(np.ascontiguousarray(block.T, dtype="<f4").tobytes())
                 gain_db, limit = common_gain_db(meter, reference, self.layout == BINAURAL)
-                first_pass = np.memmap(scratch, dtype="<f4", mode="r", shape=(total, channels)).T
                 written, limiter_db = self._meter(source.sample_rate), 0.0
-                with WavExtensibleWriter(path, channels, source.sample_rate, self.channel_mask, total,
-                                         overwrite) as writer:
-                    for block, reduction in finished_blocks(padded_reader(first_pass), total, source.sample_rate,
-                                                            gain_db, limit):
+                with open(scratch, "rb") as first_pass, WavExtensibleWriter(
+                        path, channels, source.sample_rate, self.channel_mask, total, overwrite) as writer:
+                    read = float_file_reader(first_pass, channels, total)
+                    for block, reduction in finished_blocks(read, total, source.sample_rate, gain_db, limit):
                         written.update(block)
                         writer.write(block)
                         limiter_db = max(limiter_db, reduction)
                         if on_block is not None:
                             on_block(block)
-                del first_pass
             finally:
                 Path(scratch).unlink(missing_ok=True)
             return final_levels(written, reference, gain_db, limiter_db)

@@ -2,7 +2,8 @@
 
 Per render (5.1, 7.1, 7.1.4, binaural; default "surround" placement, common gain and limiter on): loudness
 relative to the input (LU), power relative to the input (dB, LFE counted twice), true peak (dBTP), the limiter's
-largest gain reduction, surround (Ls+Rs+Lb+Rb) and height energy relative to L+R+C (dB), wall time (s).
+largest gain reduction, surround (Ls+Rs+Lb+Rb) and height energy relative to L+R+C (dB), wall time (s) and the
+process's peak resident memory so far (MB; the song is never loaded whole by the renderer).
 
 Inputs (measurement only, eval split): the MUSDB18 preview "Music Delta - 80s Rock" (its four stems) and a
 10-minute song made by looping a real mix (``mixes_no_stems/kevin_macleod_vibe_ace``), rendered from files on
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -55,7 +57,8 @@ def measure(name: str, stem_paths: dict[str, Path], folder: Path) -> None:
             surround = _group_db(out, upmixer.labels, ("Ls", "Rs", "Lb", "Rb"))
             height = _group_db(out, upmixer.labels, ("TFL", "TFR", "TBL", "TBR"))
             row += f"  surround {surround:+6.1f} dB" + (f"  height {height:+6.1f} dB" if fmt == "7.1.4" else "")
-        print(row + f"  time {spent:6.1f} s", flush=True)
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(row + f"  time {spent:6.1f} s  peak RSS {peak_mb:5.0f} MB", flush=True)
         out.unlink()
 
 
@@ -63,13 +66,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the looped song")
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, CPU")
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, CPU; peak RSS after imports {baseline:.0f} MB")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         musdb = DATA / "musdb18_music_delta_80s_rock"
         measure("musdb 80s rock (stems)", {n: musdb / f"{n}.wav" for n in ("vocals", "drums", "bass", "other")},
                 folder)
-        song, rate = sf.read(DATA / "mixes_no_stems" / "kevin_macleod_vibe_ace.hq.ogg", always_2d=True)
+        song, rate = sf.read(DATA / "mixes_no_stems" / "kevin_macleod_vibe_ace.hq.ogg", always_2d=True,
+                             dtype="float32")
         looped = folder / "looped.wav"
         total = int(args.minutes * 60 * rate)
         with sf.SoundFile(str(looped), "w", rate, song.shape[1], subtype="FLOAT") as handle:
