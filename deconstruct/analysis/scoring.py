@@ -32,12 +32,16 @@ def detection_scores(predicted: np.ndarray, labels: np.ndarray, names: Sequence[
     predicted, labels = np.asarray(predicted, bool), np.asarray(labels) > 0.5
     if predicted.shape != labels.shape or predicted.ndim != 2 or predicted.shape[1] != len(names):
         raise ValueError(f"predicted {predicted.shape} and labels {labels.shape} must be [items, {len(names)}]")
-    precision, recall, f1, support = precision_recall_fscore_support(
-        labels, predicted, average=None, labels=list(range(len(names))), zero_division=np.nan)
-    guessed = predicted.sum(axis=0)
-    f1 = np.where(guessed + support > 0, f1, np.nan)  # scikit-learn scores 1 when nothing is present nor predicted
-    return {name: {"precision": float(precision[c]), "recall": float(recall[c]), "f1": float(f1[c]),
-                   "support": float(support[c]), "predicted": float(guessed[c])} for c, name in enumerate(names)}
+    scores = {}
+    for column, name in enumerate(names):
+        truth, guess = labels[:, column], predicted[:, column]
+        precision, recall, f1, _ = precision_recall_fscore_support(truth, guess, average="binary",
+                                                                   zero_division=np.nan)
+        present, guessed = float(truth.sum()), float(guess.sum())
+        scores[name] = {"precision": float(precision), "recall": float(recall),
+                        "f1": float(f1) if present + guessed else float("nan"),  # scikit-learn says 1 here
+                        "support": present, "predicted": guessed}
+    return scores
 
 
 def macro_f1(scores: Mapping[str, Mapping[str, float]], names: Sequence[str] | None = None) -> float:
