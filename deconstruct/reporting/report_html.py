@@ -178,7 +178,7 @@ def _removals_section(page: HtmlReport, removed: Mapping[str, list[Mapping[str, 
         if policy:
             page.paragraph(f"Policy {policy['policy']}: checks {policy['checks']}.")
         if not removals:
-            page.paragraph("No effect was removed: the dry stem is an exact copy of the stem.")
+            page.paragraph("No effect was removed. The dry stem is an exact copy of the stem.")
             continue
         page.rows(["step", "effect", "method", "kept", "parameters", "note"],
                   [(step, r["name"], r["method"], _kept(r), format_params(r.get("params", {})),
