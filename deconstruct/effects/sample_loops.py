@@ -163,13 +163,13 @@ def _inverse_kernel():
     numba = _numba("compressor and limiter inversion")
 
     @numba.njit(cache=True)
-    def invert(y, threshold, exponent, c_attack, c_release, steps, ceiling):  # pragma: no cover - compiled
+    def invert(y, threshold, exponent, c_attack, c_release, steps, ceiling, state):  # pragma: no cover - compiled
         rows, samples = y.shape
         x = np.empty_like(y)
         log_threshold = np.log(threshold)
         for row in range(rows):
-            envelope = 0.0
-            boost = 0.0  # ln(u / |y|) of the previous sample: the warm start of Newton's method
+            envelope = state[row, 0]
+            boost = state[row, 1]  # ln(u / |y|) of the previous sample: the warm start of Newton's method
             for n in range(samples):
                 value = abs(y[row, n])
                 at_envelope = envelope * (max(envelope, threshold) / threshold) ** exponent
@@ -194,6 +194,8 @@ def _inverse_kernel():
                     boost = 0.0
                 envelope = a * u + b
                 x[row, n] = u if y[row, n] >= 0.0 else -u
+            state[row, 0] = envelope
+            state[row, 1] = boost
         return x
 
     _KERNELS["invert"] = invert
@@ -201,7 +203,8 @@ def _inverse_kernel():
 
 
 def invert_peak_compressor(
-    y: np.ndarray, threshold: float, ratio: float, attack_pole: float, release_pole: float, ceiling: float = 4.0
+    y: np.ndarray, threshold: float, ratio: float, attack_pole: float, release_pole: float, ceiling: float = 4.0,
+    state: np.ndarray | None = None,
 ) -> np.ndarray:
     """Exact inverse of the hard-knee peak compressor, row by row.
 
@@ -228,6 +231,10 @@ def invert_peak_compressor(
             scale never needs more; audio that is not this compressor's output at this level (a wrong detection,
             a wrong threshold, an effect left in place after it) would otherwise be expanded without bound.
 
+        state: ``[rows, 2]`` float64 (envelope, Newton warm start) carried from the previous block of the same rows
+            and updated in place, so consecutive blocks give exactly the whole signal's inverse; ``None`` starts
+            from silence.
+
     Returns:
         The uncompressed signal, float64 ``[rows, samples]``.
     """
@@ -237,5 +244,9 @@ def invert_peak_compressor(
         raise ValueError(f"threshold must be positive and ratio at least 1, got {threshold} and {ratio}")
     exponent = 1.0 / ratio - 1.0
     y = np.ascontiguousarray(y, dtype=np.float64)
+    if state is None:
+        state = np.zeros((y.shape[0], 2))
+    if state.shape != (y.shape[0], 2) or state.dtype != np.float64:
+        raise ValueError(f"state must be float64 [rows, 2], got {state.dtype} {state.shape}")
     return _inverse_kernel()(y, float(threshold), float(exponent), float(attack_pole), float(release_pole), NEWTON_STEPS,
-                     float(ceiling))
+                     float(ceiling), state)

@@ -75,13 +75,38 @@ def ballistic_pole(time_ms: float, sample_rate: int) -> float:
     return math.exp(-2.0 * math.pi * 1000.0 / (sample_rate * time_ms))
 
 
+BLOCK = 1 << 18
+"""Samples per block of the sample-wise inverses: transient float64 copies stay small for any stem length."""
+
+
+class _Uncompressor:
+    """The compressor inverse run block by block with its state carried (exactly the whole signal's inverse)."""
+
+    def __init__(self, rows: int, sample_rate: int, threshold_db: float, ratio: float, attack_ms: float,
+                 release_ms: float) -> None:
+        self.threshold, self.ratio = 10.0 ** (threshold_db / 20.0), ratio
+        self.poles = ballistic_pole(attack_ms, sample_rate), ballistic_pole(release_ms, sample_rate)
+        self.state = np.zeros((rows, 2))
+
+    def __call__(self, block: np.ndarray) -> np.ndarray:
+        return invert_peak_compressor(block, self.threshold, self.ratio, *self.poles, state=self.state)
+
+
+def _uncompress_blocks(x: torch.Tensor, stages: list[tuple[float, _Uncompressor]]) -> torch.Tensor:
+    """``x`` divided by each stage's scale then through its inverse, block by block; float32 ``[C, T]``."""
+    out = torch.empty(x.shape, dtype=torch.float32)
+    for start in range(0, x.shape[-1], BLOCK):
+        block = x[:, start:start + BLOCK].detach().cpu().double().numpy()
+        for scale, stage in stages:
+            block = stage(block / scale if scale != 1.0 else block)
+        out[:, start:start + BLOCK] = torch.from_numpy(block)
+    return out
+
+
 def _uncompress(x: torch.Tensor, sample_rate: int, threshold_db: float, ratio: float, attack_ms: float,
                 release_ms: float) -> torch.Tensor:
-    out = invert_peak_compressor(
-        x.detach().cpu().double().numpy(), 10.0 ** (threshold_db / 20.0), ratio,
-        ballistic_pole(attack_ms, sample_rate), ballistic_pole(release_ms, sample_rate),
-    )
-    return torch.from_numpy(out).to(torch.float32)
+    stage = _Uncompressor(x.shape[0], sample_rate, threshold_db, ratio, attack_ms, release_ms)
+    return _uncompress_blocks(x, [(1.0, stage)])
 
 
 def invert_compressor(x: torch.Tensor, sample_rate: int, threshold_db: float, ratio: float, attack_ms: float,
@@ -109,9 +134,10 @@ def invert_limiter(x: torch.Tensor, sample_rate: int, threshold_db: float, relea
     """
     _check(x, "invert_limiter")
     makeup = 10.0 ** ((LIMITER_MAKEUP_DB - threshold_db) / 20.0)
-    second = _uncompress(x / makeup, sample_rate, threshold_db, LIMITER_SECOND_STAGE["ratio"],
-                         LIMITER_SECOND_STAGE["attack_ms"], release_ms)
-    return _uncompress(second, sample_rate, **LIMITER_FIRST_STAGE)
+    second = _Uncompressor(x.shape[0], sample_rate, threshold_db, LIMITER_SECOND_STAGE["ratio"],
+                           LIMITER_SECOND_STAGE["attack_ms"], release_ms)
+    first = _Uncompressor(x.shape[0], sample_rate, **LIMITER_FIRST_STAGE)
+    return _uncompress_blocks(x, [(makeup, second), (1.0, first)])
 
 
 def invert_distortion(x: torch.Tensor, drive_db: float, max_abs: float = 0.999) -> torch.Tensor:
@@ -129,7 +155,12 @@ def invert_distortion(x: torch.Tensor, drive_db: float, max_abs: float = 0.999) 
     _check(x, "invert_distortion")
     if not 0.0 < max_abs < 1.0:
         raise ValueError(f"max_abs must lie in (0, 1), got {max_abs}")
-    return (torch.atanh(x.double().clamp(-max_abs, max_abs)) / 10.0 ** (drive_db / 20.0)).to(torch.float32)
+    out = torch.empty(x.shape, dtype=torch.float32)
+    scale = 10.0 ** (drive_db / 20.0)
+    for start in range(0, x.shape[-1], BLOCK):  # sample-wise: blocks keep the float64 copies small
+        block = x[:, start:start + BLOCK].double().clamp(-max_abs, max_abs)
+        out[:, start:start + BLOCK] = (torch.atanh(block) / scale).to(torch.float32)
+    return out
 
 
 def saturation(x: torch.Tensor, near_peak: float = 0.9) -> float:
@@ -142,9 +173,13 @@ def saturation(x: torch.Tensor, near_peak: float = 0.9) -> float:
         x: ``[channels, samples]`` → a float in ``[0, 1]``.
     """
     _check(x, "saturation")
-    magnitude = x.abs()
-    peak = float(magnitude.max())
-    return 0.0 if peak == 0.0 else float((magnitude > near_peak * peak).float().mean())
+    if not x.numel():
+        return 0.0
+    peak = max(float(x[:, start:start + BLOCK].abs().max()) for start in range(0, x.shape[-1], BLOCK))
+    if peak == 0.0:
+        return 0.0
+    near = sum(int((x[:, start:start + BLOCK].abs() > near_peak * peak).sum()) for start in range(0, x.shape[-1], BLOCK))
+    return near / x.numel()
 
 
 def _delay_steps(delay_s: float, sample_rate: int) -> int:

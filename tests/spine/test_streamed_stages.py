@@ -125,3 +125,25 @@ def test_pcm_gain_and_conversion(tmp_path):
     assert np.abs(data - x * 10 ** (gain / 20)).max() < 3 * 2.0 ** -23
     with pytest.raises(OutputError, match="clip"):
         convert_wav(source, tmp_path / "c.wav", "16", 0.0)
+
+
+def test_compressor_inverse_in_blocks_with_carried_state_equals_whole():
+    from deconstruct.effects.sample_loops import invert_peak_compressor
+    from deconstruct.removal import dsp
+
+    y = np.clip(np.random.default_rng(1).standard_normal((2, 30001)) * 0.4, -0.99, 0.99)
+    args = (10 ** (-18 / 20), 4.0, dsp.ballistic_pole(5.0, 44100), dsp.ballistic_pole(150.0, 44100))
+    whole = invert_peak_compressor(y, *args)
+    state = np.zeros((2, 2))
+    blocks = np.concatenate([invert_peak_compressor(y[:, s:s + 7000], *args, state=state)
+                             for s in range(0, y.shape[1], 7000)], axis=1)
+    assert np.array_equal(blocks, whole)
+    x = torch.from_numpy(y.astype(np.float32))
+    small = dsp.BLOCK
+    try:
+        dsp.BLOCK = 4096  # the limiter's two stages and the atanh inverse, block by block
+        limited, distorted = dsp.invert_limiter(x, 44100, -8.0, 120.0), dsp.invert_distortion(x, 12.0)
+    finally:
+        dsp.BLOCK = small
+    assert torch.allclose(limited, dsp.invert_limiter(x, 44100, -8.0, 120.0), atol=1e-6)
+    assert torch.equal(distorted, dsp.invert_distortion(x, 12.0))
