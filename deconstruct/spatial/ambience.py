@@ -1,6 +1,8 @@
-"""Ambience: decorrelated reverb for the surround and height channels.
+"""Synthetic ambience (decorrelated reverb for the surround and height channels) and the decorrelation filters.
 
-Each stem's mono sum is convolved with one synthetic reverb tail per ambience direction. The tails are
+:func:`reverb_tails` gives mutually decorrelated unit-energy noise tails; with a short decay they are the
+decorrelation filters of the extracted ambience (:mod:`~.engine`). A user placement with ``"ambience"`` also adds
+*synthetic* reverberation: each stem's mono sum is convolved with one reverb tail per ambience direction. The tails are
 independent Gaussian noise under an exponential decay that falls 60 dB in ``rt60_s`` (after a 20 ms pre-delay),
 so they are mutually decorrelated and spread the reverb around the listener without colouring each other. Each
 tail has unit energy and the set is scaled by ``wet_level / sqrt(directions)``, so the ambience of a stem carries
@@ -18,7 +20,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from scipy.signal import oaconvolve
 
 from deconstruct.errors import InputError
 from deconstruct.spatial.validation import check_keys, read_number, require_object
@@ -89,19 +90,3 @@ def reverb_tails(count: int, rt60_s: float, sample_rate: int, seed: int = 0) -> 
     tails = np.zeros((count, delay + decay_taps))
     tails[:, delay:] = rng.standard_normal((count, decay_taps)) * envelope
     return tails / np.linalg.norm(tails, axis=1, keepdims=True)
-
-
-def ambience_signals(
-    mono: np.ndarray, settings: AmbienceSettings, count: int, sample_rate: int, seed: int = 0
-) -> np.ndarray:
-    """Decorrelated reverb of one stem for ``count`` ambience directions.
-
-    Shape:
-        mono: ``[T]`` -> ``[count, T]`` (tails past the end are dropped).
-    """
-    if mono.ndim != 1:
-        raise ValueError(f"mono must be a 1-D signal [T], got shape {mono.shape}")
-    if count == 0 or settings.wet_level == 0.0:
-        return np.zeros((count, mono.size))
-    tails = reverb_tails(count, settings.rt60_s, sample_rate, seed) * (settings.wet_level / np.sqrt(count))
-    return oaconvolve(mono[None, :], tails, axes=-1)[:, : mono.size]

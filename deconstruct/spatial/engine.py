@@ -19,9 +19,8 @@ one common latency by delay lines:
 * **direct** (placements without extraction, e.g. ``"stage"``): each stem's channels as virtual sources rendered by
   the output format's point renderer (VBAP gains, nearest HRIR pair, SH gains), exactly as before, plus the
   placement's synthetic ambience when it has one.
-* **LFE**: the mono sum of the stems (placement gains applied) through a linear-phase FIR low-pass whose
-  magnitude is that of a 4th-order Butterworth at 120 Hz applied forward and backward (8th-order slope, zero phase
-  up to the FIR's delay, which the other paths are delayed to match), at -10 dB.
+* **LFE**: the mono sum of the stems (placement gains applied) through the linear-phase low-pass of
+  :mod:`~.lfe`; the other paths are delayed to line up with its delay.
 
 Blocks are whole multiples of the STFT hop; :func:`render_blocks` feeds the engine from readers, pads the last
 block, flushes the latency and yields exactly the input's length.
@@ -35,12 +34,11 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-from scipy.signal import butter, firwin2, sosfreqz
 
 from deconstruct.spatial.ambience import reverb_tails
 from deconstruct.spatial.decomposition import PrimaryAmbientDecomposer, recorded_azimuth_deg
 from deconstruct.spatial.layouts import LOUDSPEAKER_LAYOUTS, LoudspeakerLayout, check_format
-from deconstruct.spatial.lfe import LFE_CUTOFF_HZ, LFE_FILTER_ORDER, LFE_GAIN_DB
+from deconstruct.spatial.lfe import LFE_TAPS, lfe_filter
 from deconstruct.spatial.loudspeaker import LoudspeakerRenderer
 from deconstruct.spatial.rendering import stem_responses
 from deconstruct.spatial.spread import RECORDED_WIDTH_DEG, virtual_sources
@@ -55,17 +53,7 @@ BLOCK_HOPS = 64
 BED_FOR_VIRTUAL_LOUDSPEAKERS = "7.1.4"
 DECORRELATION_DECAY_S = 0.08
 AMBIENCE_MIN_AZIMUTH_DEG = 60.0
-LFE_TAPS = 2049
 PAN_GRID = 513
-
-
-def lfe_filter(sample_rate: int, taps: int = LFE_TAPS) -> np.ndarray:
-    """Linear-phase FIR ``[taps]`` of the LFE feed (see the module docstring); delay ``(taps - 1) / 2``."""
-    sos = butter(LFE_FILTER_ORDER, LFE_CUTOFF_HZ, btype="lowpass", fs=sample_rate, output="sos")
-    frequencies = np.linspace(0.0, sample_rate / 2.0, 4097)
-    _, response = sosfreqz(sos, worN=frequencies, fs=sample_rate)
-    return firwin2(taps, frequencies, np.abs(response) ** 2, fs=sample_rate, window=("kaiser", 10.0)) * (
-        10.0 ** (LFE_GAIN_DB / 20.0))
 
 
 def is_ambience_speaker(azimuth_deg: float, elevation_deg: float) -> bool:

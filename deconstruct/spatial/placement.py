@@ -36,9 +36,9 @@ height loudspeakers; no preset uses it, since it invents ambience the song does 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
