@@ -18,6 +18,7 @@ import torch
 
 from deconstruct.audio import Audio, resample
 from deconstruct.devices import pick_device
+from deconstruct.errors import ModelError
 from deconstruct.models.registry import ResolvedModel, resolve
 from deconstruct.models.separation_nets import build_separation_net
 from deconstruct.separation.backends import LoadedSeparator, choose, is_backend_model, load_backend
@@ -60,7 +61,7 @@ class Separator:
                 shift_room = SHIFT_S if shifts else 0.0  # and test-time shifts pad each chunk by up to SHIFT_S
                 chunk_s = min(chunk_s, self.backend.max_chunk_s * 0.99 - shift_room)
         else:
-            self.resolved = resolve("separation", self.choice.model)
+            self.resolved = _resolve_with_hints(self.choice.model)
             config = self.resolved.config
             self.stems = list(config["stems"])
             self.sample_rate = int(config["sample_rate"])
@@ -135,6 +136,20 @@ class Separator:
         blocks = list(self.stream(TensorReader(audio.samples, audio.sample_rate)))
         stems = torch.cat(blocks, dim=-1)
         return {name: Audio(stems[index].contiguous(), audio.sample_rate) for index, name in enumerate(self.stems)}
+
+
+def _resolve_with_hints(model: str | os.PathLike | None) -> ResolvedModel:
+    """The registry's model, with a hint when the name or file suggests a published separator."""
+    try:
+        return resolve("separation", model)
+    except ModelError as error:
+        from deconstruct.separation.backends.demucs_hub import PUBLISHED
+
+        if model is not None and str(model) in PUBLISHED:
+            raise ModelError(f"{error}; for demucs's model write --model demucs:{model}") from None
+        if model is not None and Path(model).suffix == ".ckpt" and Path(model).is_file():
+            raise ModelError(f"{error}; a RoFormer checkpoint also needs --model-config CONFIG.yaml") from None
+        raise
 
 
 def mono_statistics(reader: BlockReader, block_s: float = 10.0) -> tuple[float, float]:
