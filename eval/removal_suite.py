@@ -91,9 +91,11 @@ def _mrstft(reference: torch.Tensor, estimate: torch.Tensor) -> float:
 
 
 def _cases(files: list[Path], rirs: list[Path], count: int, seed: int, effects: Sequence[str], size: int,
-           duration_s: float, convolution_probability: float = 0.5) -> list[tuple[Chain, torch.Tensor, torch.Tensor]]:
-    """``count`` (chain, dry [1, T], wet [1, T]) cases of exactly ``size`` effects drawn from ``effects``."""
-    dataset = EffectedDataset(files, rir_files=rirs, sample_rate=SAMPLE_RATE, duration_s=duration_s, channels=1,
+           duration_s: float, convolution_probability: float = 0.5,
+           channels: int = 1) -> list[tuple[Chain, torch.Tensor, torch.Tensor]]:
+    """``count`` (chain, dry [C, T], wet [C, T]) cases of exactly ``size`` effects drawn from ``effects``."""
+    dataset = EffectedDataset(files, rir_files=rirs, sample_rate=SAMPLE_RATE, duration_s=duration_s,
+                              channels=channels,
                               length=count, seed=seed, max_effects=size, min_effects=size, effects=effects,
                               convolution_probability=convolution_probability)
     out = []
@@ -129,6 +131,22 @@ def _oracle_row(remover: EffectRemover, chain: Chain, dry: torch.Tensor, wet: to
     return row
 
 
+BASELINES = ("wpe",)
+
+
+def _baseline_row(dry: torch.Tensor, wet: torch.Tensor, baselines: Sequence[str]) -> dict[str, float]:
+    """Scores of the classical dereverberation baselines on one reverb case."""
+    row: dict[str, float] = {}
+    for name in baselines:
+        if name not in BASELINES:
+            raise InputError(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
+        from deconstruct.removal.wpe import wpe_dereverb
+
+        out = wpe_dereverb(wet, SAMPLE_RATE)
+        row.update({f"{name}_si_sdr": _si_sdr(dry, out), f"{name}_mrstft": _mrstft(dry, out)})
+    return row
+
+
 def evaluate_removal(
     remover: EffectRemover,
     root: str | Path | None = None,
@@ -140,6 +158,8 @@ def evaluate_removal(
     effects: Sequence[str] = EFFECT_NAMES,
     analyze: Analyze | None = None,
     log: Callable[[str], None] | None = None,
+    channels: int = 1,
+    baselines: Sequence[str] = (),
 ) -> dict[str, pd.DataFrame]:
     """Score a removal model on the ``eval`` recordings (see the module docstring for the tables).
 
@@ -155,6 +175,9 @@ def evaluate_removal(
         analyze: optional analysis ``audio -> estimates``: every effected case is then also run in ``detected``
             mode on its estimates (columns ``analysis_*``), and clean input is checked with them.
         log: optional progress callback.
+        channels: channels of every case (mono sources duplicated; stereo reverb decorrelates them).
+        baselines: classical methods scored beside the model on the reverb cases (``"wpe"``: weighted prediction
+            error, :func:`deconstruct.removal.wpe.wpe_dereverb`; columns ``wpe_si_sdr``, ``wpe_mrstft``).
 
     Returns:
         DataFrames ``single``, ``rir``, ``chains``, ``lacking``, ``dry``, ``detected`` and ``summary``.
@@ -166,35 +189,37 @@ def evaluate_removal(
     for number, effect in enumerate(effects):
         say(f"single {effect}")
         for index, (chain, dry, wet) in enumerate(_cases(files, rirs, cases_per_effect, seed + number, [effect], 1,
-                                                          duration_s, convolution_probability=0.0)):
-            single.append({"effect": effect, "case": index, **_oracle_row(remover, chain, dry, wet, analyze)})
+                                                          duration_s, convolution_probability=0.0, channels=channels)):
+            single.append({"effect": effect, "case": index, **_oracle_row(remover, chain, dry, wet, analyze),
+                           **(_baseline_row(dry, wet, baselines) if effect == "reverb" else {})})
     if rirs and "reverb" in effects:
         say("reverb with eval rooms")
         for index, (chain, dry, wet) in enumerate(_cases(files, rirs, cases_per_effect, seed + 50, ["reverb"], 1,
-                                                          duration_s, convolution_probability=1.0)):
+                                                          duration_s, convolution_probability=1.0, channels=channels)):
             room = Path(chain.get("reverb").rir).stem
             rir.append({"effect": "reverb", "room": room, "case": index,
-                        **_oracle_row(remover, chain, dry, wet, analyze)})
+                        **_oracle_row(remover, chain, dry, wet, analyze), **_baseline_row(dry, wet, baselines)})
     for size in (2, 3)[: max(0, len(effects) - 1)]:
         say(f"{size}-effect chains")
         for index, (chain, dry, wet) in enumerate(_cases(files, rirs, chain_cases, seed + 100 + size, effects,
-                                                          size, duration_s)):
+                                                          size, duration_s, channels=channels)):
             chains.append({"effects": size, "case": index, **_oracle_row(remover, chain, dry, wet, analyze)})
     for number, effect in enumerate(effects):
         say(f"lacking {effect}")
         others = [n for n in EFFECT_NAMES if n != effect]
         for index, (chain, dry, wet) in enumerate(_cases(files, rirs, lacking_cases, seed + 200 + number, others, 1,
-                                                          duration_s)):
+                                                          duration_s, channels=channels)):
             out, methods = _remove(remover, wet, chain, [effect], False)
             before, after = _si_sdr(dry, wet), _si_sdr(dry, out)
             lacking.append({"effect": effect, "other": chain.names[0], "case": index, "input_si_sdr": before,
                             "output_si_sdr": after, "loss_db": before - after, "method": methods})
         for index, (_, dry, _) in enumerate(_cases(files, rirs, max(1, lacking_cases // 2), seed + 300 + number,
-                                                   EFFECT_NAMES, 0, duration_s)):
+                                                   EFFECT_NAMES, 0, duration_s, channels=channels)):
             out, methods = _remove(remover, dry, Chain(), [effect], False)
             clean.append({"effect": effect, "case": index, "output_si_sdr": _si_sdr(dry, out), "method": methods})
     say("clean input, detected and all modes")
-    for index, (_, dry, _) in enumerate(_cases(files, rirs, chain_cases, seed + 400, EFFECT_NAMES, 0, duration_s)):
+    for index, (_, dry, _) in enumerate(_cases(files, rirs, chain_cases, seed + 400, EFFECT_NAMES, 0, duration_s,
+                                               channels=channels)):
         audio = Audio(dry, SAMPLE_RATE)
         estimates = list(analyze(audio)) if analyze is not None else []
         found = remover.remove(audio, estimates, mode="detected")
@@ -212,7 +237,7 @@ def evaluate_removal(
 
 
 def _oracle_summary(table: pd.DataFrame, key: str, label: str) -> pd.DataFrame:
-    methods = ["input", "names", "params"] + (["analysis"] if "analysis_si_sdr" in table else [])
+    methods = ["input", "names", "params"] + [m for m in ("analysis", *BASELINES) if f"{m}_si_sdr" in table]
     metrics = [f"{method}_{metric}" for metric in ("si_sdr", "mrstft") for method in methods]
     summary = table.groupby(key)[metrics].mean().reset_index()
     for method in methods[1:]:
@@ -269,6 +294,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also run every case through this analysis model's detections and parameters")
     parser.add_argument("--cases", type=int, default=12, help="cases per effect")
     parser.add_argument("--chain-cases", type=int, default=24, help="cases per chain length")
+    parser.add_argument("--channels", type=int, default=1, help="channels per case (2: stereo)")
+    parser.add_argument("--duration", type=float, default=3.0, help="case length, s")
+    parser.add_argument("--baseline", action="append", default=[], choices=BASELINES,
+                        help="also score a classical method on the reverb cases (wpe)")
     parser.add_argument("--overwrite", action="store_true", help="write into a report folder that has files")
     parser.add_argument("--store", action="store_true",
                         help="also store the results in the checkpoint (--model must be a path) and beside it as "
@@ -304,7 +333,8 @@ def run(args: argparse.Namespace) -> int:
 
         analyze = EffectAnalyzer(args.analysis_model).analyze
     started = time.monotonic()
-    tables = evaluate_removal(remover, args.data, args.cases, args.chain_cases, analyze=analyze, log=print)
+    tables = evaluate_removal(remover, args.data, args.cases, args.chain_cases, duration_s=args.duration,
+                              analyze=analyze, log=print, channels=args.channels, baselines=args.baseline)
     for name, table in tables.items():
         write_csv(table, out / f"{name}.csv")
     summary = tables["summary"]

@@ -8,7 +8,9 @@ them). Which method runs is decided per call and recorded in the returned :class
 effect      with parameters                                 without parameters
 ==========  ==============================================  ==============================================
 eq          exact inverse (negated RBJ sections)            network if the model has one, else pass-through
-compressor  exact inverse of the gain computer              network (gain curve) if any, else pass-through
+compressor  exact inverse of the gain computer              network (gain curve) if any, else the inverse
+                                                            from blindly estimated parameters (when the
+                                                            audio looks compressed), else pass-through
 distortion  ``atanh`` inverse                               the same, at a default drive (level only)
 chorus      network                                         network
 delay       IIR inverse, period refined around the hint     blind cepstral estimate, then IIR inverse
@@ -28,6 +30,7 @@ from torch import nn
 
 from deconstruct.audio import resample
 from deconstruct.effects.catalog import EFFECT_NAMES, effect_spec
+from deconstruct.models.loading import check_finite_output
 from deconstruct.removal import dsp
 from deconstruct.streaming import TensorReader, overlap_add
 
@@ -98,18 +101,20 @@ class NetRunner:
         device: where the network runs.
         chunk_s: chunk length, s (bounds memory for long inputs).
         overlap_s: crossfade between chunks, s.
+        name: the model and effect, for the error raised when the network outputs NaN or infinite values.
     """
 
     def __init__(self, net: nn.Module, model_rate: int, device: torch.device, chunk_s: float = 30.0,
-                 overlap_s: float = 1.0) -> None:
+                 overlap_s: float = 1.0, name: str = "removal network") -> None:
         self.net, self.model_rate, self.device = net.eval().to(device), int(model_rate), device
+        self.name = name
         self.chunk_s, self.overlap_s = float(chunk_s), float(overlap_s)
 
     @torch.inference_mode()
     def _block(self, block: torch.Tensor, sample_rate: int) -> torch.Tensor:
         length = block.shape[-1]
         x = resample(block, sample_rate, self.model_rate).to(self.device)
-        out = self.net(x[:, None])[:, 0].cpu()
+        out = check_finite_output(self.net(x[:, None])[:, 0].cpu(), self.name, "removal")
         out = resample(out.contiguous(), self.model_rate, sample_rate)
         if out.shape[-1] < length:
             out = nn.functional.pad(out, (0, length - out.shape[-1]))
@@ -179,13 +184,24 @@ class ParametricRemoval(_Removal):
             raise ValueError(f"no parametric inverse for {name!r}; it has {', '.join(self._INVERSES)}")
         super().__init__(name, runner)
         fallback = "network" if runner is not None else "pass-through"
+        if name == "compressor" and runner is None:
+            fallback = "inverse from blindly estimated parameters (pass-through when it looks uncompressed)"
         self.description = f"exact inverse from parameters; {fallback} without them"
 
     def __call__(self, samples: torch.Tensor, sample_rate: int, params: Mapping[str, float]):
         chosen = catalog_params(self.name, params)
+        note = ""
+        if chosen is None and self.name == "compressor" and self.runner is None:
+            from deconstruct.removal.blind import estimate_compressor
+
+            chosen = estimate_compressor(samples, sample_rate)
+            if chosen is None:
+                return samples, Removal(self.name, PASS_THROUGH, {}, "parameters not given and the audio does not "
+                                        "look compressed (blind estimate)")
+            note = "parameters estimated blindly from the level distribution"
         if chosen is None:
             return self._fallback(samples, sample_rate, f"{self.name} parameters not given")
-        return self._INVERSES[self.name](samples, sample_rate, chosen), Removal(self.name, "dsp", chosen)
+        return self._INVERSES[self.name](samples, sample_rate, chosen), Removal(self.name, "dsp", chosen, note)
 
 
 class DistortionRemoval(_Removal):

@@ -1,0 +1,146 @@
+"""Training of the blind compressor estimator (:mod:`deconstruct.removal.blind`).
+
+Examples come from the ``train`` recordings of the shared ``splits.json`` through
+:class:`~deconstruct.data.datasets.effected.EffectedDataset`: items compressed with uniform catalog settings, and
+items holding no compressor (clean, or one other catalog effect) whose ratio target is 1. The multilayer
+perceptron is fitted on their :func:`~deconstruct.removal.blind.dynamics_features`; then the gate (the predicted
+ratio under which audio is left alone) is chosen on held-out training-side items as the smallest whose worst SI-SDR
+loss on items lacking a compressor stays under ``max_harm_db``. Deterministic from the seeds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from deconstruct.effects.catalog import EFFECT_NAMES, effect_spec
+from deconstruct.metrics.sdr import si_sdr
+from deconstruct.removal import dsp
+from deconstruct.removal.blind import MAX_RATIO, BlindCompressorEstimator, dynamics_features
+
+__all__ = ["examples", "fit", "train_estimator"]
+
+
+def examples(count: int, seed: int, holds_share: float, duration_s: float, level_db: tuple[float, float],
+             keep_audio: bool = False) -> dict[str, Any]:
+    """Features ``[N, F]``, unit targets ``[N, 4]``, a holds mask ``[N]`` (and the audio when ``keep_audio``)."""
+    from deconstruct.data.datasets.effected import EffectedDataset
+
+    holds_count = round(count * holds_share)
+    common = dict(sample_rate=44100, duration_s=duration_s, channels=1, level_db=level_db)
+    holds = EffectedDataset(None, length=max(1, holds_count), seed=seed, max_effects=1, min_effects=1,
+                            effects=["compressor"], **common)
+    others = [n for n in EFFECT_NAMES if n != "compressor"]
+    lacks = EffectedDataset(None, length=max(1, count - holds_count), seed=seed + 1, max_effects=1, min_effects=0,
+                            effects=others, **common)
+    spec = effect_spec("compressor")
+    features, targets, mask, audio = [], [], [], []
+    for index in range(count):
+        holding = index < holds_count
+        item = holds[index] if holding else lacks[index - holds_count]
+        features.append(dynamics_features(item["wet"], 44100))
+        if holding:
+            p = json.loads(item["chain"])[0]["params"]
+            targets.append([spec.param("threshold_db").normalise(p["threshold_db"]),
+                            math.log(p["ratio"]) / math.log(MAX_RATIO),
+                            spec.param("attack_ms").normalise(p["attack_ms"]),
+                            spec.param("release_ms").normalise(p["release_ms"])])
+        else:
+            targets.append([0.5, 0.0, 0.5, 0.5])
+        mask.append(holding)
+        if keep_audio:
+            audio.append((item["dry"], item["wet"], item["target"] if "target" in item else item["dry"]))
+    out = {"features": torch.stack(features), "targets": torch.tensor(targets, dtype=torch.float32),
+           "holds": torch.tensor(mask)}
+    if keep_audio:
+        out["audio"] = audio
+    return out
+
+
+def fit(data: dict[str, Any], hidden: int = 64, steps: int = 3000, lr: float = 3e-3, seed: int = 0
+        ) -> dict[str, Any]:
+    """Fit the MLP; returns the estimator's JSON-ready state (without the gate)."""
+    torch.manual_seed(seed)
+    x, y, holds = data["features"], data["targets"], data["holds"]
+    mean, std = x.mean(0), x.std(0).clamp_min(1e-3)
+    z = (x - mean) / std
+    sizes = [z.shape[1], hidden, hidden, 4]
+    layers = [torch.nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
+    params = [p for layer in layers for p in layer.parameters()]
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=1e-3)
+    weight = torch.ones_like(y)
+    weight[~holds, 0], weight[~holds, 2], weight[~holds, 3] = 0.0, 0.0, 0.0  # only the ratio when uncompressed
+    weight[:, 1] *= 3.0  # the ratio decides whether to act at all
+    for step in range(steps):
+        for group in optimizer.param_groups:
+            group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * step / steps))
+        out = BlindCompressorEstimator.forward_raw(z, [(l.weight, l.bias) for l in layers])
+        loss = (weight * (out - y).square()).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return {"feature_mean": mean.tolist(), "feature_std": std.tolist(),
+            "layers": [[l.weight.detach().tolist(), l.bias.detach().tolist()] for l in layers],
+            "final_loss": round(float(loss.detach()), 5)}
+
+
+SI_SDR_CAP_DB = 60.0  # as the removal suite: an untouched clean input scores the cap, not +100 dB
+
+
+def _gain(dry: torch.Tensor, wet: torch.Tensor, out: torch.Tensor) -> float:
+    def score(x: torch.Tensor) -> float:
+        return min(float(si_sdr(dry, x).mean()), SI_SDR_CAP_DB)
+
+    return score(out) - score(wet)
+
+
+def evaluate(estimator: BlindCompressorEstimator, data: dict[str, Any], gates: list[float]) -> dict[str, Any]:
+    """SI-SDR gain on items holding a compressor and loss on items lacking one, per gate."""
+    predictions = [estimator.predict(f) for f in data["features"]]
+    table = {}
+    for gate in gates:
+        holds, lacks = [], []
+        for params, holding, (dry, wet, _) in zip(predictions, data["holds"], data["audio"]):
+            if params["ratio"] < gate:
+                out = wet
+            else:
+                spec = effect_spec("compressor")
+                chosen = {k: min(max(v, spec.param(k).minimum), spec.param(k).maximum) for k, v in params.items()}
+                out = dsp.invert_compressor(wet, 44100, **chosen)
+            if bool(holding):
+                holds.append(_gain(dry, wet, out))
+            else:
+                lacks.append(-_gain(dry, wet, out))
+        table[gate] = {"holds_gain_db": round(float(np.mean(holds)), 3),
+                       "lacks_loss_db": round(float(np.mean(lacks)), 3),
+                       "lacks_max_loss_db": round(float(np.max(lacks)), 3)}
+    return table
+
+
+def train_estimator(config: dict[str, Any]) -> dict[str, Any]:
+    """Build the examples, fit, choose the gate; returns the estimator's JSON-ready state with its record."""
+    data_cfg, started = config["data"], time.monotonic()
+    level = tuple(data_cfg.get("level_db", (-30.0, -8.0)))
+    train = examples(int(data_cfg["train_items"]), int(config["seed"]), float(data_cfg.get("holds_share", 0.65)),
+                     float(data_cfg.get("duration_s", 4.0)), level)
+    valid = examples(int(data_cfg["valid_items"]), int(config["seed"]) + 1000, 0.5,
+                     float(data_cfg.get("duration_s", 4.0)), level, keep_audio=True)
+    data_s = time.monotonic() - started
+    state = fit(train, int(config["model"].get("hidden", 64)), int(config["train"].get("steps", 3000)),
+                float(config["train"].get("lr", 3e-3)), int(config["seed"]))
+    estimator = BlindCompressorEstimator(state)
+    gates = [float(g) for g in config.get("gates", [1.1, 1.2, 1.3, 1.5, 1.7, 2.0])]
+    table = evaluate(estimator, valid, gates)
+    max_harm = float(config.get("max_harm_db", 0.8))
+    safe = [g for g in gates if table[g]["lacks_max_loss_db"] <= max_harm]
+    state["gate_ratio"] = min(safe) if safe else max(gates)
+    state["validation"] = {str(g): v for g, v in table.items()}
+    state["training"] = {"config": config, "data_seconds": round(data_s, 1),
+                         "seconds": round(time.monotonic() - started, 1), "train_items": len(train["holds"]),
+                         "data": "train split of the shared splits.json (EffectedDataset)"}
+    return state
