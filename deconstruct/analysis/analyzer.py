@@ -46,6 +46,7 @@ from deconstruct.audio import Audio, resample
 from deconstruct.effects.catalog import DEFAULT_THRESHOLD, EFFECT_NAMES, EffectEstimate
 from deconstruct.errors import InputError, ModelError
 from deconstruct.models.effect_nets import build_effect_net
+from deconstruct.models.loading import check_finite_output, load_network
 from deconstruct.models.registry import ResolvedModel, resolve
 from deconstruct.devices import pick_device
 
@@ -197,9 +198,7 @@ class EffectAnalyzer:
         self.batch_size = int(batch_size)
         self.device = pick_device(device)
         self.features = EffectFeatures(self.feature_config).to(self.device).eval()
-        self.net = build_effect_net(config)
-        self.net.load_state_dict(self.resolved.state_dict, strict=True)
-        self.net.eval().to(self.device)
+        self.net = load_network(self.resolved.name, build_effect_net, config, self.resolved.state_dict).to(self.device)
 
     @property
     def name(self) -> str:
@@ -211,8 +210,8 @@ class EffectAnalyzer:
         logits, params = [], []
         for batch in windows.split(self.batch_size):
             out = self.net(self.features(batch.to(self.device)))
-            logits.append(out["logits"].float().cpu())
-            params.append(out["params"].float().cpu())
+            logits.append(check_finite_output(out["logits"].float().cpu(), self.name, "analysis"))
+            params.append(check_finite_output(out["params"].float().cpu(), self.name, "analysis"))
         return torch.cat(logits), torch.cat(params)
 
     def analyze(self, audio: Audio) -> StemAnalysis:

@@ -17,6 +17,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from deconstruct.errors import DependencyError
 from deconstruct.shapes import check_rank
 
 
@@ -196,7 +197,11 @@ class MonoSeparatorAdapter(nn.Module):
 
     def __init__(self, architecture: str, num_stems: int, **kwargs: Any) -> None:
         super().__init__()
-        from asteroid.models import ConvTasNet, DPRNNTasNet
+        try:
+            from asteroid.models import ConvTasNet, DPRNNTasNet
+        except ImportError:
+            raise DependencyError(f"the {architecture} separator needs asteroid; install it with "
+                                  "pip install 'deconstruct[asteroid]'") from None
 
         classes = {"convtasnet": ConvTasNet, "dprnn": DPRNNTasNet}
         self.model = classes[architecture](n_src=num_stems, **kwargs)

@@ -39,6 +39,7 @@ from deconstruct.effects.level_reference import LEVEL_RELATIVE, active_rms_db
 from deconstruct.effects.catalog import EFFECT_NAMES, EffectEstimate, effect_spec
 from deconstruct.effects.chain import Effect
 from deconstruct.errors import InputError, ModelError
+from deconstruct.models.loading import load_network
 from deconstruct.models.registry import ResolvedModel, resolve
 from deconstruct.models.removal_nets import build_removal_net
 from deconstruct.removal.checks import CheckResult, StemLevels, check_removal, measure_levels
@@ -330,15 +331,11 @@ def _build_removers(resolved: ResolvedModel, sample_rate: int, device: torch.dev
         entry = entries.get(name, {})
         runner = None
         if entry.get("net"):
-            net = build_removal_net(entry["net"], sample_rate)
             state = _split_state(resolved.state_dict, name)
-            try:
-                net.load_state_dict(state, strict=True)
-            except RuntimeError as error:
-                raise ModelError(f"removal model {resolved.name!r}: the {name} weights do not fit its config "
-                                 f"({str(error).splitlines()[0]})") from None
+            net = load_network(f"{resolved.name}:{name}", lambda net_config: build_removal_net(net_config, sample_rate),
+                               entry["net"], state)
             used.update(f"{name}.{key}" for key in state)
-            runner = NetRunner(net, sample_rate, device, chunk_s)
+            runner = NetRunner(net, sample_rate, device, chunk_s, name=f"{resolved.name}:{name}")
         try:
             removers[name] = build_removal(name, entry, runner)
         except (ValueError, TypeError) as error:

@@ -19,6 +19,7 @@ import torch
 from deconstruct.audio import Audio, resample
 from deconstruct.devices import pick_device
 from deconstruct.errors import ModelError
+from deconstruct.models.loading import check_finite_output, load_network
 from deconstruct.models.registry import ResolvedModel, resolve
 from deconstruct.models.separation_nets import build_separation_net
 from deconstruct.separation.backends import LoadedSeparator, choose, is_backend_model, load_backend
@@ -63,11 +64,14 @@ class Separator:
         else:
             self.resolved = _resolve_with_hints(self.choice.model)
             config = self.resolved.config
-            self.stems = list(config["stems"])
-            self.sample_rate = int(config["sample_rate"])
-            self.model_channels = int(config.get("channels", 2))
-            self.net = build_separation_net(config)
-            self.net.load_state_dict(self.resolved.state_dict, strict=True)
+            try:
+                self.stems = list(config["stems"])
+                self.sample_rate = int(config["sample_rate"])
+                self.model_channels = int(config.get("channels", 2))
+            except (KeyError, TypeError, ValueError) as error:
+                raise ModelError(f"model {self.resolved.name!r}: unusable config ({error!r}); the checkpoint is "
+                                 "damaged or from another version") from None
+            self.net = load_network(self.resolved.name, build_separation_net, config, self.resolved.state_dict)
         self.net.eval().to(self.device)
         self.chunk_s, self.overlap_s, self.shifts = chunk_s, min(overlap_s, chunk_s / 4), int(shifts)
 
@@ -102,7 +106,7 @@ class Separator:
             out = self._run_shifted(x.unsqueeze(0))[0]
         else:  # mono input to a stereo model: duplicate, then fold back to mono
             out = self._run_shifted(x.expand(self.model_channels, -1).unsqueeze(0))[0].mean(1, keepdim=True)
-        out = out.cpu()
+        out = check_finite_output(out.cpu(), self.name, "separation")
         if sample_rate == self.sample_rate:
             return out
         out = resample(out.contiguous(), self.sample_rate, sample_rate)

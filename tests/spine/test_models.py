@@ -73,6 +73,7 @@ def test_torchaudio_hdemucs_state_dict_loads_from_local_file(tmp_path):
 
 
 def test_asteroid_mono_models_run_per_channel():
+    pytest.importorskip("asteroid", reason="asteroid is an extra: pip install -e '.[asteroid]' (part of [dev])")
     net = build_separation_net({"architecture": "convtasnet", "stems": ["a", "b"],
                                 "arch_kwargs": {"n_blocks": 2, "n_repeats": 1, "n_filters": 32, "bn_chan": 16,
                                                 "hid_chan": 16, "skip_chan": 16}})
