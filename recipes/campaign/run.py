@@ -120,8 +120,10 @@ def main(argv: list[str] | None = None) -> int:
             C.merged_removal(args.out / "removal-candidate.pt", winners, {"campaign": record["models"]})
     record["models"]["analysis"] = {
         "skipped": "the separated-stem analysis material is rendered on the CPU with the shipped separator "
-                   "(recipes/effect_classifier/separated_material.py) and its feature banks exceed what can be "
-                   "carried; train the analyzer with recipes/effect_classifier/separated.yaml on a CPU run"}
+                   "(recipes/effect_classifier/separated_material.py): its feature banks (about 360 MB, plus 240 MB of "
+                   "clean-recording banks the same model keeps training on) exceed the 64 MiB that can be carried, "
+                   "and rendering it on the accelerator needs the CPU-only effect renderers; train the analyzer with "
+                   "recipes/effect_classifier/separated.yaml on a CPU run"}
     record["seconds"] = round(time.monotonic() - started, 1)
     C.write_json(args.out / "campaign.json", record)
     log(f"done in {record['seconds']} s; winners: {', '.join(winners) or 'none'}")
