@@ -77,7 +77,8 @@ class Separator:
 
     def report_entry(self) -> dict[str, Any]:
         """The report's ``separator`` section: which model ran, from where, with which stems, and why."""
-        entry: dict[str, Any] = {"name": self.name, "backend": self.backend.backend if self.backend else "deconstruct",
+        registry = "torchaudio-hdemucs" if self.resolved.config.get("architecture") == "hdemucs" else "deconstruct"
+        entry: dict[str, Any] = {"name": self.name, "backend": self.backend.backend if self.backend else registry,
                                  "source": self.resolved.source, "sha256": self.resolved.sha256,
                                  "reason": self.choice.reason, "stems": list(self.stems),
                                  "sample_rate": self.sample_rate, "channels": self.model_channels,
