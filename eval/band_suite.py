@@ -52,6 +52,7 @@ from deconstruct.effects.catalog import EFFECT_NAMES, effect_spec
 from deconstruct.effects.chain import Effect
 from deconstruct.errors import InputError
 from deconstruct.metrics import si_sdr
+from eval.accompaniment import Band, data_root, musdb_band, rendered_bands
 
 __all__ = [
     "CLASSES",
@@ -80,7 +81,6 @@ PAN_RANGE = 0.2
 REVERB_DRY_LEVEL = 0.8
 REVERB_DAMPING = 0.5
 SI_SDR_CAP_DB = 60.0
-MUSDB_FOLDER = "musdb18_music_delta_80s_rock"
 RENDERED_BAND_SEED = 1_000_003
 CONDITIONS = ("separated", "true wet")
 DEFAULT_MODEL = "default"
@@ -119,18 +119,6 @@ class BandItem:
     def effect_name(self) -> str:
         """The effect's name, ``"none"`` without one."""
         return self.effect.name if self.effect is not None else "none"
-
-
-@dataclass(frozen=True)
-class Band:
-    """An accompaniment: stem name → ``[2, T]`` float32 at :data:`SAMPLE_RATE`."""
-
-    name: str
-    stems: dict[str, torch.Tensor]
-
-    @property
-    def num_samples(self) -> int:
-        return next(iter(self.stems.values())).shape[-1]
 
 
 def protocol_effect(name: str | None, rng: np.random.Generator) -> Effect | None:
@@ -175,50 +163,6 @@ def render_protocol_effect(samples: torch.Tensor, effect: Effect | None, sample_
     return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32))
 
 
-def data_root(root: str | Path | None = None) -> Path:
-    """The shared data folder: ``root``, else ``$DECONSTRUCT_SHARED_DATA``, else ``../shared/data`` of the repository.
-
-    Raises:
-        InputError: no folder holding ``splits.json`` there.
-    """
-    import os
-
-    if root is None:
-        configured = os.environ.get("DECONSTRUCT_SHARED_DATA")
-        root = configured or Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    root = Path(root).expanduser()
-    if not (root / "splits.json").is_file():
-        raise InputError(f"{root}: no splits.json; set DECONSTRUCT_SHARED_DATA to the shared data folder")
-    return root
-
-
-def _musdb_band(root: Path) -> Band | None:
-    from eval.tracks import find_tracks
-
-    folder = root / MUSDB_FOLDER
-    if not folder.exists():
-        return None
-    track = find_tracks(folder)[0].load()
-    stems = {name: audio.to_channels(2).resampled(SAMPLE_RATE).samples.float()
-             for name, audio in track.stems.items() if name != "vocals"}
-    return Band(f"musdb:{track.name}", stems)
-
-
-def _rendered_bands(count: int, duration_s: float, seed: int) -> list[Band]:
-    """``count`` accompaniments (drums, bass, other) rendered by the data engine from ``train`` material."""
-    if count <= 0:
-        return []
-    from deconstruct.data.rendering.multitrack import SyntheticMultitracks
-
-    dataset = SyntheticMultitracks(seed=seed, num_items=count, duration_s=duration_s, silence_probability=0.0,
-                                   voice_library=None)
-    bands = []
-    for index in range(count):
-        stems = dataset.item(index).stems
-        bands.append(Band(f"rendered:{seed}/{index}", {name: x.float() for name, x in stems.items() if name != "vocals"}))
-    return bands
-
-
 def build_bands(root: str | Path | None = None, rendered: int = 3, duration_s: float = 6.0,
                 seed: int = RENDERED_BAND_SEED, musdb: bool = True) -> list[Band]:
     """The accompaniments: the MUSDB preview's non-vocal stems (when ``musdb`` and present) and ``rendered`` ones.
@@ -226,8 +170,8 @@ def build_bands(root: str | Path | None = None, rendered: int = 3, duration_s: f
     Raises:
         InputError: no band at all.
     """
-    bands = [band for band in [_musdb_band(data_root(root))] if band is not None] if musdb else []
-    bands += _rendered_bands(rendered, duration_s, seed)
+    bands = [band for band in [musdb_band(root)] if band is not None] if musdb else []
+    bands += rendered_bands(rendered, duration_s, seed)
     if not bands:
         raise InputError("no accompaniment: the MUSDB preview is missing and no rendered band was asked for")
     return bands

@@ -1,20 +1,24 @@
-"""End-to-end suite: whole deconstructions of songs whose stems, effects and dry sources are known.
+"""End-to-end suite: whole deconstructions of band-like songs whose stems, effects and dry sources are known.
 
-Songs (fixed seed, so every set of models is scored on the same songs):
+Songs (fixed seed, so every set of models is scored on the same songs; ``--accompaniment rendered``, the default):
 
-- sources: the dry recordings of the ``eval`` split of ``splits.json`` (never trained or tuned on), one per stem
-  role where the split has one: voices (``dry_speech``, ``dry_vocals``) are ``vocals``; instruments take their
-  role from the file name (:func:`stem_role`: the flute is ``other``). Song ``i`` takes the ``i``-th voice and
-  instrument of each role, cycling;
-- each recording, resampled to 44.1 kHz, is repeated with random gaps to fill the song, levelled to an active RMS
-  drawn in [-24, -16] dBFS and panned (constant power) to a position drawn in [-0.4, 0.4];
-- each stem gets a random chain of 0-2 catalog effects (:func:`~deconstruct.effects.chain.sample_chain`,
-  parameters uniform in normalised units); one stem per song (rotating) always gets a convolution reverb with an
-  ``eval`` room response, otherwise reverbs are convolution or algorithmic with equal odds;
+- the band: a multitrack rendered by the data engine from ``train`` material
+  (:func:`eval.accompaniment.rendered_bands`: drums, bass, other; a fresh one per song);
+- on top, the dry recordings of the ``eval`` split of ``splits.json`` (never trained or tuned on): an ``eval`` voice
+  (``dry_speech``, ``dry_vocals``) is the ``vocals`` stem, and every other song an ``eval`` instrument plays the stem
+  its file name says (:func:`stem_role`: the flute is ``other``) in place of the band's. Song ``i`` takes the
+  ``i``-th recording of each role, cycling. Each recording, resampled to 44.1 kHz, is repeated with random gaps to
+  fill the song, levelled to an active RMS drawn in [-24, -16] dBFS and panned (constant power) within [-0.4, 0.4];
+- every stem (band parts too) gets a random chain of 0-2 catalog effects
+  (:func:`~deconstruct.effects.chain.sample_chain`, parameters uniform in normalised units over the catalog's
+  ranges, which hold RemFX's); one stem per song (rotating) always gets a convolution reverb with an ``eval`` room
+  response, otherwise reverbs are convolution (``eval`` rooms) or algorithmic with equal odds;
 - the mixture is the sum of the wet stems; when it would clip, the mixture and every true stem are scaled alike.
 
-The whole pipeline (:class:`~deconstruct.pipeline.Deconstructor`: separate, analyze, remove) runs on each mixture
-and is scored against the truth:
+``--accompaniment none`` builds the songs from the ``eval`` recordings alone (one stem per role they cover).
+
+The whole pipeline (:class:`~deconstruct.pipeline.Deconstructor`: separate, analyze, remove, under its removal
+policy) runs on each mixture and is scored against the truth:
 
 - ``separation``: BSSEval v4 SDR (median of 1-s frames) and whole-song SDR (uSDR) of each estimated stem against
   the true wet stem, beside the ``mixture/N`` baseline (N: the song's stem count); ``leakage``: the level of the
@@ -22,12 +26,18 @@ and is scored against the truth:
   panned from a mono source without a stereo effect has exactly proportional channels, a singular system that
   museval solves by least squares;
 - ``detection``: per effect precision, recall and F1 of the analysis (at the model's thresholds) on the separated
-  stems against the true chains, beside the all-effects-present baseline;
+  stems against the true chains, beside the all-effects-present baseline; the false-positive rate on every stem
+  lacking the effect and on the stems that carry no effect at all; the "unsure" decisions apart;
 - ``params``: on true positives, the absolute error of each parameter that both the truth and the estimate hold,
   normalised to the catalog range (and in physical units), beside a mid-range guess (0.5 normalised); the reverb's
   RT60 and DRR against those of the true setting;
 - ``dry``: SI-SDR (dB, capped at 60) and multi-resolution STFT distance of the dry estimate to the true dry stem,
-  beside the separated stem before removal and the true wet stem (what the effects alone cost);
+  beside the separated stem before removal and the true wet stem (what the effects alone cost); beside them the
+  measures of the Music Source Restoration challenge, SI-SNR and Multi-Mel-SNR
+  (:mod:`deconstruct.metrics.mel_snr`: Zang et al., "Summary of The Inaugural Music Source Restoration
+  Challenge", arXiv:2601.04343), so the numbers compare with that challenge's;
+- ``levels``: every separated stem's dry stem against the stem (:mod:`eval.levels`): RMS, loudness and peak
+  change, and how many move by more than 3 dB / 3 LU;
 - ``resynthesis``: the estimated chains re-applied to the dry estimates and summed, against the mixture (SDR,
   MR-STFT), beside the plain sum of the dry estimates (no effect re-applied).
 
@@ -81,6 +91,8 @@ GAP_S = (0.1, 0.6)
 MAX_EFFECTS = 2
 SI_SDR_CAP_DB = 60.0
 STEM_ORDER = ("vocals", "drums", "bass", "other")
+ACCOMPANIMENTS = ("rendered", "none")
+RENDERED_SEED = 2_000_003
 _VOICE_FOLDERS = ("dry_speech", "dry_vocals")
 _ROLE_PATTERNS = (  # instrument recordings: file-name pattern → stem role (TinySOL codes: Cb contrabass, ...)
     (re.compile(r"castanet|drum|snare|kick|hihat|cymbal|perc", re.I), "drums"),
@@ -121,6 +133,7 @@ class E2EResults:
         meta: models, song count and length, seed, wall time.
         example: spectrogram rows of the first song (mono excerpts at :data:`SAMPLE_RATE`): the mixture, then per
             stem its true wet stem, the separated stem, its true dry stem and the dry estimate.
+        levels: per (song, separated stem), the dry stem's RMS, loudness and peak change against the stem.
     """
 
     songs: pd.DataFrame
@@ -133,6 +146,7 @@ class E2EResults:
     resynthesis: pd.DataFrame
     meta: dict[str, Any]
     example: Panels = field(default_factory=list)
+    levels: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 # --- songs ---------------------------------------------------------------------------------------------------------
@@ -161,18 +175,21 @@ def arranged(recording: torch.Tensor, length: int, rng: np.random.Generator) -> 
     return out
 
 
-def make_song(name: str, sources: Mapping[str, str | Path], rirs: Sequence[str | Path], duration_s: float,
-              seed: int, reverb_stem: str | None = None, root: str | Path | None = None) -> Song:
+def make_song(name: str, sources: Mapping[str, str | Path | Audio], rirs: Sequence[str | Path], duration_s: float,
+              seed: int, reverb_stem: str | None = None, root: str | Path | None = None,
+              labels: Mapping[str, str] | None = None) -> Song:
     """Build one song (the recipe of the module docstring).
 
     Args:
         name: the song's name.
-        sources: stem name → dry recording (mono or stereo, any rate).
+        sources: stem name → dry recording (a file, mono or stereo, any rate: arranged, levelled and panned), or a
+            rendered stereo stem at :data:`SAMPLE_RATE` (:class:`Audio`, taken as it is, cut to the song's length).
         rirs: room responses the convolution reverbs draw from.
         duration_s: the song's length, s.
         seed: seed of the arrangement, levels, pans and chains.
         reverb_stem: the stem that always gets a convolution reverb (needs ``rirs``), or ``None``.
         root: data folder the source paths are reported relative to (absolute paths otherwise).
+        labels: how to name the rendered sources (stem → label; default ``rendered``).
 
     Returns:
         The :class:`Song`.
@@ -182,17 +199,24 @@ def make_song(name: str, sources: Mapping[str, str | Path], rirs: Sequence[str |
 
     length = round(duration_s * SAMPLE_RATE)
     dry, wet, chains, names = {}, {}, {}, {}
-    for index, (stem, path) in enumerate(sources.items()):
+    for index, (stem, source) in enumerate(sources.items()):
         rng = np.random.default_rng([seed, index])
-        audio = load_audio(path).to_channels(1).resampled(SAMPLE_RATE)
-        mono = arranged(audio.samples[0], length, rng)
-        stereo = level(mono.expand(2, -1).numpy().copy(), float(rng.uniform(*LEVEL_DB)))
-        placed = torch.from_numpy(pan(stereo, float(rng.uniform(-PAN_RANGE, PAN_RANGE))))
+        if isinstance(source, Audio):
+            if (source.sample_rate, source.channels) != (SAMPLE_RATE, 2) or source.num_samples < length:
+                raise InputError(f"the rendered {stem} stem must be stereo at {SAMPLE_RATE} Hz and at least "
+                                 f"{duration_s} s long")
+            placed = source.samples[:, :length].float().contiguous()
+            names[stem] = (labels or {}).get(stem, "rendered")
+        else:
+            audio = load_audio(source).to_channels(1).resampled(SAMPLE_RATE)
+            mono = arranged(audio.samples[0], length, rng)
+            stereo = level(mono.expand(2, -1).numpy().copy(), float(rng.uniform(*LEVEL_DB)))
+            placed = torch.from_numpy(pan(stereo, float(rng.uniform(-PAN_RANGE, PAN_RANGE))))
+            names[stem] = Path(source).relative_to(root).as_posix() if root else str(source)
         forced = stem == reverb_stem and bool(rirs)
         chains[stem] = sample_chain(rng, max_effects=MAX_EFFECTS, require=("reverb",) if forced else (),
                                     rir_files=rirs, convolution_probability=1.0 if forced else 0.5)
         dry[stem], wet[stem] = placed, torch.as_tensor(render_chain(placed, SAMPLE_RATE, chains[stem]))
-        names[stem] = Path(path).relative_to(root).as_posix() if root else str(path)
     mixture = sum(wet.values())
     peak = float(mixture.abs().max())
     scale = 0.99 / peak if peak > 0.99 else 1.0
@@ -201,29 +225,55 @@ def make_song(name: str, sources: Mapping[str, str | Path], rirs: Sequence[str |
                 {stem: Audio(x * scale, SAMPLE_RATE) for stem, x in dry.items()}, chains, names)
 
 
-def build_songs(root: str | Path | None = None, songs: int = 3, duration_s: float = 8.0, seed: int = 0
-                ) -> list[Song]:
-    """The suite's songs from the ``eval`` recordings of ``root/splits.json`` (see the module docstring).
+def build_songs(root: str | Path | None = None, songs: int = 3, duration_s: float = 8.0, seed: int = 0,
+                accompaniment: str = "rendered") -> list[Song]:
+    """The suite's songs (see the module docstring).
+
+    Args:
+        root: the shared data folder holding ``splits.json`` (found when ``None``).
+        songs: how many.
+        duration_s: song length, s.
+        seed: seed of the songs.
+        accompaniment: ``"rendered"``: band-like songs, a data-engine band (drums, bass, other) under the ``eval``
+            voice, every other song with an ``eval`` instrument in place of the band's part of the same stem;
+            ``"none"``: only the ``eval`` recordings, one per stem role.
 
     Raises:
-        InputError: no shared data folder, no eval dry recording, or no song to build.
+        InputError: no shared data folder, no eval dry recording, no song to build, unknown accompaniment.
     """
-    from deconstruct.data.material.recordings import shared_data_root
+    from eval.accompaniment import data_root, rendered_bands
     from eval.removal_suite import eval_split_files
 
     if songs < 1 or not duration_s > 0:
         raise InputError(f"asked for {songs} songs of {duration_s} s; ask for at least one song of positive length")
-    root = Path(root) if root is not None else shared_data_root()
+    if accompaniment not in ACCOMPANIMENTS:
+        raise InputError(f"unknown accompaniment {accompaniment!r}; use one of {', '.join(ACCOMPANIMENTS)}")
+    root = data_root(root)
     files, rirs = eval_split_files(root)
     by_role: dict[str, list[Path]] = {}
     for file in sorted(files):
         by_role.setdefault(stem_role(file.relative_to(root).as_posix()), []).append(file)
-    roles = [role for role in STEM_ORDER if role in by_role]
+    bands = rendered_bands(songs, duration_s, RENDERED_SEED + seed) if accompaniment == "rendered" else []
     out = []
     for number in range(songs):
-        sources = {role: by_role[role][number % len(by_role[role])] for role in roles}
+        recordings = {role: by_role[role][number % len(by_role[role])] for role in STEM_ORDER if role in by_role}
+        sources: dict[str, str | Path | Audio] = {}
+        labels = {}
+        if bands:
+            band = bands[number]
+            instruments = [role for role in recordings if role != "vocals"]
+            for stem in STEM_ORDER:
+                if stem == "vocals" and stem in recordings:
+                    sources[stem] = recordings[stem]
+                elif stem in instruments and number % 2 == 1:
+                    sources[stem] = recordings[stem]
+                elif stem in band.stems:
+                    sources[stem], labels[stem] = Audio(band.stems[stem], SAMPLE_RATE), f"{band.name}:{stem}"
+        else:
+            sources = dict(recordings)
+        roles = list(sources)
         out.append(make_song(f"song{number + 1:02d}", sources, rirs, duration_s, seed + number,
-                             reverb_stem=roles[number % len(roles)], root=root))
+                             reverb_stem=roles[number % len(roles)], root=root, labels=labels))
     return out
 
 
@@ -297,8 +347,9 @@ def _effect_rows(song: Song, analyses: Mapping[str, Any], names: list[str]) -> t
         for estimate in analyses[stem]:
             present = estimate.name in chain
             effects.append({"song": song.name, "stem": stem, "effect": estimate.name, "true": int(present),
-                            "probability": estimate.probability, "threshold": estimate.threshold,
-                            "detected": int(estimate.detected)})
+                            "clean_stem": int(len(chain) == 0), "probability": estimate.probability,
+                            "threshold": estimate.threshold, "detected": int(estimate.detected),
+                            "decision": decision_of(estimate)})
             if not (present and estimate.detected):
                 continue
             truth = _true_params(chain, estimate.name)
@@ -316,15 +367,39 @@ def _effect_rows(song: Song, analyses: Mapping[str, Any], names: list[str]) -> t
     return effects, params
 
 
+def decision_of(estimate: Any) -> str:
+    """An estimate's decision: its ``decision`` (detected / unsure / absent) when the analyzer gives one."""
+    decision = getattr(estimate, "decision", None)
+    return str(decision) if decision else ("detected" if estimate.detected else "absent")
+
+
+def _msr_measures(reference: torch.Tensor, estimate: torch.Tensor) -> dict[str, float]:
+    """The MSR challenge's SI-SNR and Multi-Mel-SNR (dB) of ``[channels, samples]`` signals, each capped at
+    :data:`SI_SDR_CAP_DB` like SI-SDR (an untouched effect-free stem would otherwise weigh in at 100+ dB)."""
+    from deconstruct.metrics.mel_snr import multi_mel_snr, si_snr
+
+    return {"si_snr_db": min(si_snr(reference, estimate), SI_SDR_CAP_DB),
+            "multi_mel_snr_db": min(multi_mel_snr(reference, estimate, SAMPLE_RATE), SI_SDR_CAP_DB)}
+
+
 def _dry_rows(song: Song, stems: Mapping[str, Audio], dry: Mapping[str, Audio], names: list[str]) -> list[dict]:
     rows = []
     for stem in names:
         reference = song.dry[stem].samples
         candidates = {"pipeline dry": _fitted(dry[stem], song.dry[stem]),
                       "separated stem": _fitted(stems[stem], song.dry[stem]), "true wet stem": song.wet[stem].samples}
-        rows += [{"song": song.name, "stem": stem, "method": method, **_distances(reference, estimate)}
+        rows += [{"song": song.name, "stem": stem, "method": method, "effects": "+".join(song.chains[stem].names),
+                  **_distances(reference, estimate), **_msr_measures(reference, estimate)}
                  for method, estimate in candidates.items()]
     return rows
+
+
+def _level_rows(song: Song, stems: Mapping[str, Audio], dry: Mapping[str, Audio]) -> list[dict]:
+    """Every separated stem's dry stem against it: RMS, loudness and peak change (:mod:`eval.levels`)."""
+    from eval.levels import level_change
+
+    return [{"song": song.name, "stem": stem, "in_song": stem in song.wet, **level_change(stems[stem], dry[stem])}
+            for stem in stems]
 
 
 def _resynthesis_rows(song: Song, result: Any) -> list[dict]:
@@ -349,7 +424,7 @@ def score_song(song: Song, result: Any, backend: str = "museval") -> dict[str, l
         backend: BSSEval implementation, ``"museval"`` or ``"fast"`` (:func:`eval.separation_suite.score_estimates`).
 
     Returns:
-        Row lists ``separation``, ``leakage``, ``effects``, ``params``, ``dry``, ``resynthesis``.
+        Row lists ``separation``, ``leakage``, ``effects``, ``params``, ``dry``, ``levels``, ``resynthesis``.
 
     Raises:
         InputError: the deconstruction lacks the analysis or removal stage, or gives none of the song's stems.
@@ -364,6 +439,7 @@ def score_song(song: Song, result: Any, backend: str = "museval") -> dict[str, l
     effects, params = _effect_rows(song, result.analyses, names)
     return {"separation": separation, "leakage": leakage, "effects": effects, "params": params,
             "dry": _dry_rows(song, result.stems, result.dry_stems, names),
+            "levels": _level_rows(song, result.stems, result.dry_stems),
             "resynthesis": _resynthesis_rows(song, result)}
 
 
@@ -389,14 +465,24 @@ def _detection_table(effects: pd.DataFrame) -> pd.DataFrame:
     names = [name for name in EFFECT_NAMES if name in labels.columns]
     truth = labels[names].to_numpy() > 0.5
     guess = detected[names].to_numpy() > 0.5
+    clean = effects.pivot_table(index=["song", "stem"], columns="effect", values="clean_stem", sort=False)
+    clean = clean[names].to_numpy()[:, 0] > 0.5
+    unsure = effects.assign(unsure=(effects["decision"] == "unsure").astype(int)).pivot_table(
+        index=["song", "stem"], columns="effect", values="unsure", sort=False)[names].to_numpy() > 0.5
     scores = detection_scores(guess, truth, names)
     baseline = detection_scores(np.ones_like(truth), truth, names)
+
+    def rate(hits: np.ndarray, over: np.ndarray) -> float:
+        return float(hits[over].mean()) if over.any() else float("nan")
+
     return pd.DataFrame([{
         "effect": name, "support": int(scores[name]["support"]), "predicted": int(scores[name]["predicted"]),
         "tp": int((truth[:, i] & guess[:, i]).sum()), "fn": int((truth[:, i] & ~guess[:, i]).sum()),
         "fp": int((~truth[:, i] & guess[:, i]).sum()), "tn": int((~truth[:, i] & ~guess[:, i]).sum()),
+        "unsure": int(unsure[:, i].sum()),
         "precision": scores[name]["precision"], "recall": scores[name]["recall"], "f1": scores[name]["f1"],
-        "f1_all_present": baseline[name]["f1"],
+        "f1_all_present": baseline[name]["f1"], "fpr": rate(guess[:, i], ~truth[:, i]),
+        "fpr_clean_stems": rate(guess[:, i], clean),
     } for i, name in enumerate(names)])
 
 
@@ -451,7 +537,8 @@ def evaluate_e2e(deconstructor: Any, songs: Sequence[Song], page_dir: Path | Non
                       pd.DataFrame(rows.get("params", []), columns=["song", "stem", "effect", "parameter", "unit",
                                                                    "true", "estimate", "error_physical",
                                                                    "error_normalised", "error_midrange"]),
-                      pd.DataFrame(rows.get("dry", [])), pd.DataFrame(rows.get("resynthesis", [])), meta, example)
+                      pd.DataFrame(rows.get("dry", [])), pd.DataFrame(rows.get("resynthesis", [])), meta, example,
+                      pd.DataFrame(rows.get("levels", [])))
 
 
 # --- summary and report --------------------------------------------------------------------------------------------
@@ -483,6 +570,10 @@ def summarise(results: E2EResults) -> pd.DataFrame:
     baseline_scores = {name: {"f1": row.f1_all_present, "support": row.support} for name, row in detection.iterrows()}
     out.append(_row("detection", "macro F1", "effects present", macro_f1(scores), "higher", "all present",
                     macro_f1(baseline_scores)))
+    for name, row in detection.iterrows():
+        out.append(_row("detection", "false-positive rate", name, row.fpr, "lower", "nothing detected", 0.0))
+        out.append(_row("detection", "false-positive rate, effect-free stems", name, row.fpr_clean_stems, "lower",
+                        "nothing detected", 0.0))
     params = results.params
     catalog = params[~params["parameter"].isin(["rt60_s", "drr_db"])]
     out.append(_row("params", "MAE (normalised)", f"all ({len(catalog)} values)", catalog["error_normalised"].mean(),
@@ -496,6 +587,25 @@ def summarise(results: E2EResults) -> pd.DataFrame:
             for reference in ("separated stem", "true wet stem"):
                 out.append(_row("dry", label, stem, dry.loc[(stem, "pipeline dry"), metric], better, reference,
                                 dry.loc[(stem, reference), metric]))
+    msr = results.dry.groupby("method", sort=False)[["si_snr_db", "multi_mel_snr_db"]].mean()
+    per_stem = results.dry.groupby(["stem", "method"], sort=False)[["si_snr_db", "multi_mel_snr_db"]].mean()
+    for metric, label in (("si_snr_db", "SI-SNR (dB)"), ("multi_mel_snr_db", "Multi-Mel-SNR (dB)")):
+        for reference in ("separated stem", "true wet stem"):
+            out.append(_row("MSR", label, "all stems", msr.loc["pipeline dry", metric], "higher", reference,
+                            msr.loc[reference, metric]))
+        for stem in results.dry["stem"].unique():
+            out.append(_row("MSR", label, stem, per_stem.loc[(stem, "pipeline dry"), metric], "higher",
+                            "separated stem", per_stem.loc[(stem, "separated stem"), metric]))
+    if len(results.levels):
+        levels = results.levels
+        out.append(_row("levels", "max |RMS change| (dB)", "every dry stem", levels["rms_change_db"].abs().max(),
+                        "lower", "stem itself", 0.0))
+        out.append(_row("levels", "max |loudness change| (LU)", "every dry stem",
+                        levels["loudness_change_lu"].abs().max(), "lower", "stem itself", 0.0))
+        out.append(_row("levels", "max peak rise (dB)", "every dry stem", levels["peak_change_db"].max(), "lower",
+                        "stem itself", 0.0))
+        out.append(_row("levels", "outside 3 dB / 3 LU", f"of {len(levels)} dry stems", levels["outside"].sum(),
+                        "lower", "stem itself", 0.0))
     resynthesis = results.resynthesis.groupby("method", sort=False)[["sdr_db", "mrstft"]].mean()
     for metric, label, better in (("sdr_db", "SDR (dB)", "higher"), ("mrstft", "MR-STFT", "lower")):
         out.append(_row("resynthesis", label, "mixture", resynthesis.loc["resynthesis", metric], better, "dry sum",
@@ -524,7 +634,7 @@ def write_report(results: E2EResults, summary: pd.DataFrame, out: Path) -> Path:
 
     tables = {"songs": results.songs, "separation": results.separation, "leakage": results.leakage,
               "effects": results.effects, "detection": results.detection, "params": results.params,
-              "dry": results.dry, "resynthesis": results.resynthesis, "summary": summary}
+              "dry": results.dry, "levels": results.levels, "resynthesis": results.resynthesis, "summary": summary}
     for name, table in tables.items():
         write_csv(table, out / f"{name}.csv")
     write_json({**results.meta, "summary": summary.to_dict(orient="records"),
@@ -560,6 +670,14 @@ def write_report(results: E2EResults, summary: pd.DataFrame, out: Path) -> Path:
     page.heading("Dry stems").paragraph("Mean over songs, against the true dry stems.").table(dry)
     page.image(bar_chart(dry.rename(columns={"si_sdr_db": "SI-SDR"}), ["SI-SDR"], group="stem", hue="method"),
                "SI-SDR of the dry estimate and of the baselines to the true dry stem (dB)")
+    msr = results.dry.groupby(["stem", "method"], sort=False)[["si_snr_db", "multi_mel_snr_db"]].mean().reset_index()
+    page.heading("Music Source Restoration measures").paragraph(
+        "SI-SNR and Multi-Mel-SNR (dB) of the dry estimate and of the baselines against the true dry stems, as the "
+        "MSR challenge computes them (deconstruct.metrics.mel_snr).").table(msr)
+    if len(results.levels):
+        page.heading("Dry stem levels").paragraph(
+            "Every separated stem's dry stem against the stem: RMS, loudness and peak change (limits 3 dB / 3 LU)."
+        ).table(results.levels, "{:.2f}")
     page.heading("Resynthesis").table(results.resynthesis, "{:.3f}")
     if results.example:
         page.heading(f"Spectrograms: {results.songs['song'].iloc[0]}")
@@ -576,7 +694,8 @@ def run_e2e_suite(separation_model: str | Path | None = None, analysis_model: st
                   removal_model: str | Path | None = None, data: str | Path | None = None,
                   out: str | Path | None = None, songs: int = 3, duration_s: float = 8.0, seed: int = 0,
                   device: str | None = None, song_pages: bool = True, overwrite: bool = False,
-                  backend: str = "museval", log: Callable[[str], None] | None = None) -> pd.DataFrame:
+                  backend: str = "museval", log: Callable[[str], None] | None = None,
+                  accompaniment: str = "rendered", options: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Build the songs, deconstruct and score them, and write the report folder when ``out`` is given.
 
     Args:
@@ -592,6 +711,8 @@ def run_e2e_suite(separation_model: str | Path | None = None, analysis_model: st
         overwrite: write into an existing report folder that holds files.
         backend: BSSEval implementation, ``"museval"`` or ``"fast"``.
         log: optional progress callback.
+        accompaniment: ``"rendered"`` (band-like songs) or ``"none"`` (see :func:`build_songs`).
+        options: further :class:`~deconstruct.pipeline.Deconstructor` options (``{"remove": "all"}``, say).
 
     Returns:
         The summary table (:func:`summarise`).
@@ -601,11 +722,12 @@ def run_e2e_suite(separation_model: str | Path | None = None, analysis_model: st
 
     folder = prepare_output_dir(Path(out), overwrite=overwrite) if out is not None else None
     deconstructor = Deconstructor(separation_model, device=device, analysis_model=analysis_model,
-                                  removal_model=removal_model)
-    built = build_songs(data, songs=songs, duration_s=duration_s, seed=seed)
+                                  removal_model=removal_model, **dict(options or {}))
+    built = build_songs(data, songs=songs, duration_s=duration_s, seed=seed, accompaniment=accompaniment)
     pages = folder / "songs" if folder is not None and song_pages else None
     results = evaluate_e2e(deconstructor, built, page_dir=pages, log=log, backend=backend)
-    results.meta.update(seed=seed, data=str(data) if data is not None else "")
+    results.meta.update(seed=seed, data=str(data) if data is not None else "", accompaniment=accompaniment,
+                        options=dict(options or {}))
     summary = summarise(results)
     if folder is not None:
         write_report(results, summary, folder)
@@ -625,6 +747,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--backend", choices=("museval", "fast"), default="museval",
                         help="BSSEval implementation (default museval)")
+    parser.add_argument("--accompaniment", choices=ACCOMPANIMENTS, default="rendered",
+                        help="rendered: band-like songs under the eval sources (default); none: eval sources only")
+    parser.add_argument("--remove", choices=("safe", "all", "none"), default=None,
+                        help="the pipeline's removal policy (default: the pipeline's default)")
     parser.add_argument("--no-song-pages", action="store_true", help="skip each song's report.json/report.html")
     parser.add_argument("--overwrite", action="store_true", help="write into a report folder that has files")
 
@@ -634,7 +760,8 @@ def run(args: argparse.Namespace) -> int:
     summary = run_e2e_suite(args.separation_model, args.analysis_model, args.removal_model, args.data, args.out,
                             songs=args.songs, duration_s=args.duration, seed=args.seed, device=args.device,
                             song_pages=not args.no_song_pages, overwrite=args.overwrite, backend=args.backend,
-                            log=print)
+                            log=print, accompaniment=args.accompaniment,
+                            options={"remove": args.remove} if args.remove else None)
     with pd.option_context("display.width", 200, "display.max_columns", 10, "display.precision", 3):
         print(summary)
     print(f"report written to {args.out}")

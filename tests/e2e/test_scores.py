@@ -63,6 +63,12 @@ def test_an_oracle_scores_perfectly_and_beats_every_baseline(rows):
     assert (dry.loc[(slice(None), "pipeline dry"), "si_sdr_db"] == SI_SDR_CAP_DB).all()
     assert dry.loc[("vocals", "true wet stem"), "si_sdr_db"] < SI_SDR_CAP_DB  # its effects moved it from dry
     assert dry.loc[("other", "true wet stem"), "si_sdr_db"] == SI_SDR_CAP_DB  # no effect on it
+    assert (dry.loc[(slice(None), "pipeline dry"), ["si_snr_db", "multi_mel_snr_db"]] == SI_SDR_CAP_DB).all().all()
+    assert dry.loc[("vocals", "separated stem"), "multi_mel_snr_db"] < SI_SDR_CAP_DB
+    levels = rows["levels"].set_index("stem")  # every separated stem, the one the song lacks too
+    assert list(levels.index) == ["vocals", "other", "drums"] and not levels.loc["drums", "in_song"]
+    assert levels.loc["other", "rms_change_db"] == 0 and levels.loc["drums", "loudness_change_lu"] == 0
+    assert levels.loc["vocals", "rms_change_db"] != 0  # the oracle removed a compressor and a delay
     resynthesis = rows["resynthesis"].set_index("method")
     assert resynthesis.loc["resynthesis", "sdr_db"] > 50 > resynthesis.loc["dry sum", "sdr_db"]
     assert rows["leakage"].to_dict(orient="records") == [
@@ -88,7 +94,8 @@ def test_bsseval_sdr_of_a_noisy_estimate_is_its_noise_level(song):
 def test_summary_puts_each_number_beside_its_baseline(rows):
     from eval.e2e_suite import _detection_table
 
-    tables = {name: rows[name] for name in ("separation", "leakage", "effects", "params", "dry", "resynthesis")}
+    tables = {name: rows[name] for name in ("separation", "leakage", "effects", "params", "dry", "resynthesis",
+                                            "levels")}
     results = E2EResults(pd.DataFrame(), detection=_detection_table(rows["effects"]), meta={}, **tables)
     table = summarise(results)
     assert list(table.columns) == ["section", "metric", "scope", "value", "better", "baseline", "baseline_value"]
@@ -98,6 +105,13 @@ def test_summary_puts_each_number_beside_its_baseline(rows):
     mae = summary.loc[("params", "MAE (normalised)", "all (7 values)", "mid-range guess")]
     assert mae["value"] < 1e-6 < mae["baseline_value"] and mae["better"] == "lower"
     assert not math.isnan(summary.loc[("dry", "SI-SDR (dB)", "vocals", "true wet stem"), "baseline_value"])
+    fpr = summary.loc[("detection", "false-positive rate", "compressor", "nothing detected")]
+    assert fpr["value"] == 0 and fpr["better"] == "lower"
+    clean = summary.loc[("detection", "false-positive rate, effect-free stems", "delay", "nothing detected")]
+    assert clean["value"] == 0  # the other stem carries nothing; the oracle detects nothing there
+    mel = summary.loc[("MSR", "Multi-Mel-SNR (dB)", "all stems", "separated stem")]
+    assert mel["value"] == SI_SDR_CAP_DB > mel["baseline_value"]
+    assert summary.loc[("levels", "outside 3 dB / 3 LU", "of 3 dry stems", "stem itself"), "value"] >= 0
 
 
 def test_missing_stages_and_stems_are_refused(song):

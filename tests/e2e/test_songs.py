@@ -51,7 +51,7 @@ def test_songs_are_reproducible_from_their_seed(recordings):
 
 def test_songs_take_one_recording_per_role_and_rotate_the_room(recordings):
     root = recordings["voice"].parents[1]
-    songs = build_songs(root, songs=2, duration_s=1.0, seed=5)
+    songs = build_songs(root, songs=2, duration_s=1.0, seed=5, accompaniment="none")
     assert [song.name for song in songs] == ["song01", "song02"]
     assert all(song.sources == {"vocals": "dry_vocals/voice.wav", "other": "dry_instruments/flute.wav"}
                for song in songs)
@@ -59,3 +59,22 @@ def test_songs_take_one_recording_per_role_and_rotate_the_room(recordings):
     assert songs[1].chains["other"].get("reverb").variant == "convolution"  # song 2: the next stem
     with pytest.raises(InputError, match="at least one song"):
         build_songs(root, songs=0)
+
+
+def test_band_songs_put_the_eval_sources_over_a_rendered_band(recordings):
+    root = recordings["voice"].parents[1]
+    songs = build_songs(root, songs=2, duration_s=1.5, seed=5)
+    for song in songs:
+        assert list(song.wet) == ["vocals", "drums", "bass", "other"]
+        assert song.sources["vocals"] == "dry_vocals/voice.wav"
+        assert song.sources["drums"].startswith("rendered:") and song.sources["bass"].startswith("rendered:")
+        torch.testing.assert_close(song.mixture.samples, sum(a.samples for a in song.wet.values()))
+        assert all(len(chain) <= 2 for chain in song.chains.values())
+    assert songs[0].sources["other"].startswith("rendered:")  # every other song, the eval instrument plays instead
+    assert songs[1].sources["other"] == "dry_instruments/flute.wav"
+    assert songs[0].chains["vocals"].get("reverb").rir == str(recordings["rir"])  # the eval room rotates
+    assert songs[1].chains["drums"].get("reverb").rir == str(recordings["rir"])
+    again = build_songs(root, songs=2, duration_s=1.5, seed=5)
+    assert all(torch.equal(a.mixture.samples, b.mixture.samples) for a, b in zip(songs, again))
+    with pytest.raises(InputError, match="unknown accompaniment"):
+        build_songs(root, songs=1, accompaniment="orchestra")

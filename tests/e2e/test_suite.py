@@ -12,24 +12,27 @@ from eval.cli import build_parser, main
 from eval.e2e_suite import run_e2e_suite
 from tests.conftest import SHARED_DATA, shared_file
 
-TABLES = ("songs", "separation", "leakage", "effects", "detection", "params", "dry", "resynthesis", "summary")
+TABLES = ("songs", "separation", "leakage", "effects", "detection", "params", "dry", "levels", "resynthesis",
+          "summary")
 
 
 def test_suite_runs_end_to_end_and_writes_its_report(tmp_path, tiny_separation_checkpoint, tiny_analysis_checkpoint):
     shared_file("splits.json")
     out = tmp_path / "report"
     summary = run_e2e_suite(tiny_separation_checkpoint, tiny_analysis_checkpoint, "dsp-only", SHARED_DATA, out,
-                            songs=1, duration_s=2.0, device="cpu")
+                            songs=1, duration_s=2.0, device="cpu", backend="fast")
     assert isinstance(summary, pd.DataFrame)
-    assert set(summary["section"]) == {"separation", "detection", "params", "dry", "resynthesis"}
+    assert set(summary["section"]) == {"separation", "detection", "params", "dry", "MSR", "levels", "resynthesis"}
     separation = summary[summary["section"] == "separation"]
-    assert set(separation["scope"]) == {"vocals", "other"} and set(separation["baseline"]) == {"mixture/2"}
-    scored = summary[summary["section"] != "params"]  # parameters are scored on true positives only: maybe none
+    assert set(separation["scope"]) == {"vocals", "drums", "bass", "other"}
+    assert set(separation["baseline"]) == {"mixture/4"}
+    scored = summary[~summary["section"].isin(["params", "detection"])]  # true positives / negatives: maybe none
     assert scored[["value", "baseline_value"]].notna().all().all()
     for table in TABLES:
         assert (out / f"{table}.csv").is_file()
     songs = pd.read_csv(out / "songs.csv")
-    assert list(songs["stem"]) == ["vocals", "other"] and songs["source"].str.contains("dry_").all()
+    assert list(songs["stem"]) == ["vocals", "drums", "bass", "other"]
+    assert songs["source"].str.contains("dry_").any() and songs["source"].str.startswith("rendered:").any()
     assert songs["chain"].str.contains('"convolution"').any()  # one stem always gets an eval room
     meta = json.loads((out / "summary.json").read_text())
     assert meta["songs"] == 1 and meta["models"]["analysis"]["name"] == "tiny-analysis"
