@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fractions
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,10 +64,10 @@ def load_th(path: Path) -> torch.nn.Module:
         with torch.serialization.safe_globals(safe):
             package = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        reason = str(error).strip().splitlines()
-        unsafe = next((line.strip() for line in reason if "GLOBAL" in line or "Unsupported" in line), "")
-        raise ModelError(f"{path}: refused to load: not a plain demucs model package "
-                         f"({type(error).__name__}{': ' + unsafe[:160] if unsafe else ''})") from None
+        named = re.search(r"GLOBAL (\S+)", str(error))
+        why = f"it names {named.group(1)}, which is not a demucs model class or argument type" if named else \
+            type(error).__name__
+        raise ModelError(f"{path}: refused to load: not a plain demucs model package ({why})") from None
     if not isinstance(package, dict) or not {"klass", "args", "kwargs", "state"} <= set(package):
         raise ModelError(f"{path}: not a demucs model package (expected klass, args, kwargs and state)")
     return _build(package["klass"], package["args"], package["kwargs"], package["state"], path)
