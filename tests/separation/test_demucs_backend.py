@@ -157,3 +157,9 @@ def test_api_with_shifts_mono_input_and_another_rate(six_source_repo):
     assert separator.chunk_s + 0.5 <= 1.5  # a shifted chunk still fits the segment
     stems = separator.separate(Audio(torch.randn(1, 22050) * 0.1, 22050))
     assert list(stems) == SIX and all(audio.samples.shape == (1, 22050) for audio in stems.values())
+
+
+def test_fetch_without_network_fails_in_one_line(no_network, capsys):
+    assert main(["fetch", "demucs:htdemucs_ft"]) == 4
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("deconstruct fetch: error:") and "--model-repo" in err
