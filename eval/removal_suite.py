@@ -294,30 +294,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also run every case through this analysis model's detections and parameters")
     parser.add_argument("--cases", type=int, default=12, help="cases per effect")
     parser.add_argument("--chain-cases", type=int, default=24, help="cases per chain length")
+    parser.add_argument("--effects", default=",".join(EFFECT_NAMES), help="comma-separated effects to test")
     parser.add_argument("--channels", type=int, default=1, help="channels per case (2: stereo)")
     parser.add_argument("--duration", type=float, default=3.0, help="case length, s")
     parser.add_argument("--baseline", action="append", default=[], choices=BASELINES,
                         help="also score a classical method on the reverb cases (wpe)")
     parser.add_argument("--overwrite", action="store_true", help="write into a report folder that has files")
     parser.add_argument("--store", action="store_true",
-                        help="also store the results in the checkpoint (--model must be a path) and beside it as "
-                             "<checkpoint stem>.metrics.json")
-
-
-def store_results(checkpoint: Path, results: dict[str, Any]) -> Path:
-    """Store ``results`` under ``metrics["eval"]`` of a checkpoint (re-saved in place) and as JSON beside it.
-
-    Returns:
-        The JSON file written (``<checkpoint stem>.metrics.json``).
-    """
-    from deconstruct.models.checkpoint import load_checkpoint, save_checkpoint
-    from eval.report_folder import json_safe, write_json
-
-    payload = load_checkpoint(checkpoint)
-    metrics = {**payload.get("metrics", {}), "eval": json_safe(results)}
-    save_checkpoint(checkpoint, payload["name"], payload["config"], payload["state_dict"], metrics)
-    shipped = {key: value for key, value in metrics.items() if key != "training"}
-    return write_json(shipped, checkpoint.with_name(f"{checkpoint.stem}.metrics.json"))
+                        help="write the results into the model's metrics file (a shipped model's "
+                             "deconstruct/models/weights/<name>.metrics.json, or <checkpoint>.metrics.json)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -334,6 +319,7 @@ def run(args: argparse.Namespace) -> int:
         analyze = EffectAnalyzer(args.analysis_model).analyze
     started = time.monotonic()
     tables = evaluate_removal(remover, args.data, args.cases, args.chain_cases, duration_s=args.duration,
+                              effects=[e for e in args.effects.split(",") if e],
                               analyze=analyze, log=print, channels=args.channels, baselines=args.baseline)
     for name, table in tables.items():
         write_csv(table, out / f"{name}.csv")
@@ -343,9 +329,9 @@ def run(args: argparse.Namespace) -> int:
                "headline": headline(summary), "summary": summary.to_dict(orient="records")}
     write_json(results, out / "summary.json")
     if args.store:
-        if args.model is None or not Path(args.model).is_file():
-            raise InputError("--store needs --model to be a checkpoint file")
-        print(f"stored in {args.model} and {store_results(Path(args.model), results)}")
+        from eval.store import store_suite_results
+
+        print(f"stored in {store_suite_results(args.model or remover.name, 'removal_suite', results)}")
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.precision", 2):
         print(summary.drop(columns=["input_mrstft", "names_mrstft", "params_mrstft"], errors="ignore"))
     return 0 if math.isfinite(float(summary["names_si_sdr"].mean())) else 1
