@@ -181,8 +181,8 @@ def precision_thresholds(probabilities: np.ndarray, labels: np.ndarray, precisio
         p, y = probabilities[:, index], labels[:, index]
         threshold = _bound(p, y, precision, min_support)
         low = _bound(p, y, unsure_precision, min_support)
-        thresholds[name] = round(min(1.0, threshold), 6)
-        unsure[name] = round(min(low, thresholds[name]), 6)
+        thresholds[name] = min(1.0, threshold)  # not rounded: the bound is an observed probability
+        unsure[name] = min(low, thresholds[name])
     return thresholds, unsure
 
 

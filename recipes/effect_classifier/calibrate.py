@@ -2,7 +2,9 @@
 per-effect calibration, precision thresholds and "unsure" bounds go into a copy of the checkpoint's config.
 
     python recipes/effect_classifier/calibrate.py recipes/effect_classifier/separated.yaml --out runs/cal \\
-        --checkpoint analysis-effect-cnn --export analysis-calibrated.pt
+        --checkpoint analysis-effect-cnn --export analysis-calibrated.pt [data.separated.wait_for_build=false]
+
+With ``data.separated.wait_for_build=false`` it uses the valid shards already built instead of building the rest.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ def main() -> None:
     model = resolve("analysis", run.args.checkpoint)
     net = build_effect_net(model.config)
     net.load_state_dict(model.state_dict, strict=True)
-    root = run.config["data"]["separated"].get("cache_dir", "cache/separated-analysis")
-    valid = prepare_material(run.config, "valid", root, progress=True)
+    section = run.config["data"]["separated"]
+    valid = prepare_material(run.config, "valid", section.get("cache_dir", "cache/separated-analysis"), progress=True,
+                             build=bool(section.get("wait_for_build", True)))
     update, metrics = calibrated_config(net, valid, run.config.get("calibration"))
     config = {**model.config, **update}
     name = run.args.name or run.args.export.rsplit(".", 1)[0]

@@ -90,3 +90,28 @@ def test_analyzer_applies_the_checkpoint_calibration(smoke_analysis_checkpoint, 
     calibrated = EffectAnalyzer(path, device="cpu").network_outputs(stem, 44100).probabilities
     logit = torch.log(raw) - torch.log1p(-raw)
     assert torch.allclose(calibrated, torch.sigmoid(logit - 3.0), atol=1e-5)
+
+
+def test_training_on_separated_material_stores_a_calibration(tmp_path):
+    """The smoke recipe with a separated-stem part: the checkpoint carries calibration, precision thresholds and
+    unsure bounds, and the analyzer reads them."""
+    from deconstruct.analysis import EffectAnalyzer
+    from deconstruct.models.checkpoint import load_checkpoint
+    from deconstruct.train.analysis import train
+    from tests.analysis.conftest import recipe_config
+
+    config = recipe_config("effect_classifier")
+    engine = {"voice_library": None, "clip_library": None, "score_probability": 0.0}
+    config["data"]["separated"] = {"cache_dir": str(tmp_path / "material"), "duration_s": 2.0, "engine": engine,
+                                   "windows_per_stem": 1, "train": {"songs": 1, "seed": 1},
+                                   "valid": {"songs": 2, "seed": 2}}
+    config["calibration"] = {"method": "platt", "precision": 0.8, "unsure_precision": 0.5}
+    path = train(config, tmp_path / "run")
+    payload = load_checkpoint(path)
+    saved = payload["config"]
+    assert set(saved["calibration"]) == set(EFFECT_NAMES)
+    assert all(0.0 <= saved["unsure_below"][n] <= saved["thresholds"][n] <= 1.0 for n in EFFECT_NAMES)
+    assert "separated" in saved["threshold_source"]
+    assert payload["metrics"]["separated_validation"]["stems"] > 0
+    analyzer = EffectAnalyzer(path, device="cpu")
+    assert analyzer.thresholds == pytest.approx(saved["thresholds"])
