@@ -403,6 +403,23 @@ def make_task(config: dict[str, Any]):
             self.log_dict({f"train/{k}": v for k, v in parts.items()})
             return loss
 
+        def on_validation_epoch_start(self) -> None:
+            self._outputs: list[tuple[torch.Tensor, ...]] = []
+
+        def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+            """Probabilities and parameters of a validation batch, kept for threshold tuning."""
+            out = self.net(self.views(batch))
+            self._outputs.append((torch.sigmoid(out["logits"].float()), out["params"].float(),
+                                  batch["labels"].float(), batch["targets"].float(), batch["mask"].float()))
+
+        def on_validation_epoch_end(self) -> None:
+            """Gathers every rank's outputs: ``validation_outputs`` = probabilities, params, labels, targets,
+            mask as numpy arrays (rows: items)."""
+            columns = [torch.cat(parts) for parts in zip(*self._outputs)]
+            if self.trainer.world_size > 1:
+                columns = [self.all_gather(c).flatten(0, 1) for c in columns]
+            self.validation_outputs = tuple(c.cpu().numpy() for c in columns)
+
         def configure_optimizers(self):
             trainable = [p for p in self.parameters() if p.requires_grad]
             optimizer = torch.optim.AdamW(trainable, lr=float(train_cfg["lr"]),
@@ -451,7 +468,8 @@ def evaluate_outputs(probabilities: np.ndarray, params: np.ndarray, labels: np.n
 # --- the run --------------------------------------------------------------------------------------------------
 
 
-def train(config: dict[str, Any], out_dir: str | Path, commit: str = "unknown", progress: bool = False) -> Path:
+def train(config: dict[str, Any], out_dir: str | Path, commit: str = "unknown",
+          progress: bool = False) -> Path | None:
     """Train an analysis model from a config, tune its thresholds on the validation part, export a checkpoint.
 
     Returns:
@@ -465,10 +483,11 @@ def train(config: dict[str, Any], out_dir: str | Path, commit: str = "unknown", 
     L.seed_everything(int(config["seed"]), workers=True)
     bank_dir = bank_root(config, out_dir)
     started = time.time()
-    valid = prepare_bank(config, "valid", bank_dir, progress)
-    if config["data"].get("cache", True):
+    if config["data"].get("cache", True):  # CPU runs: feature banks on disk
+        valid: Dataset = prepare_bank(config, "valid", bank_dir, progress)
         dataset: Dataset = prepare_bank(config, "train", bank_dir, progress)
-    else:
+    else:  # accelerator runs: both parts rendered on the fly in loader workers, features on the accelerator
+        valid = build_examples(config, "valid")
         dataset = build_examples(config, "train")
     separated = _separated_parts(config, progress)
     if separated:
@@ -479,23 +498,19 @@ def train(config: dict[str, Any], out_dir: str | Path, commit: str = "unknown", 
                         num_workers=workers, persistent_workers=workers > 0,
                         collate_fn=_collate)
     task = make_task(config)
-    max_minutes = train_cfg.get("max_minutes")
-    trainer = L.Trainer(
-        max_steps=int(train_cfg["max_steps"]), max_time={"minutes": float(max_minutes)} if max_minutes else None,
-        accelerator=train_cfg.get("accelerator", "auto"), devices=train_cfg.get("devices", 1),
-        strategy=train_cfg.get("strategy", "auto"), precision=train_cfg.get("precision", "32-true"),
-        gradient_clip_val=float(train_cfg.get("grad_clip", 5.0)), default_root_dir=str(out_dir),
-        logger=L.pytorch.loggers.CSVLogger(str(out_dir), name="logs"), log_every_n_steps=25,
-        enable_checkpointing=False, enable_progress_bar=bool(train_cfg.get("progress_bar", False)),
-        enable_model_summary=False, num_sanity_val_steps=0)
-    started = time.time()
-    trainer.fit(task, loader)
-    train_s = time.time() - started
+    from deconstruct.train.runtime import fit, is_rank_zero, make_trainer
 
+    trainer = make_trainer({"log_every": 25, **train_cfg}, out_dir)
+    started = time.time()
+    fit(trainer, task, loader, out_dir)
+    train_s = time.time() - started
+    valid_loader = DataLoader(valid, batch_size=int(train_cfg["batch_size"]), num_workers=workers,
+                              collate_fn=_collate)
+    trainer.validate(task, valid_loader, verbose=False)  # on the accelerator, every rank its share
+    if not is_rank_zero():  # only rank zero tunes thresholds and exports
+        return None
     net = task.net.cpu()
-    probabilities, params = predict(net, valid)
-    columns = valid.columns
-    labels, targets, mask = (columns[key].numpy() for key in ("labels", "targets", "mask"))
+    probabilities, params, labels, targets, mask = task.validation_outputs
     thresholds = tune_thresholds(probabilities, labels, EFFECT_NAMES)
     metrics = {
         "validation": evaluate_outputs(probabilities, params, labels, targets, mask, thresholds),
