@@ -3,9 +3,10 @@
 Stages, in order: ``separate`` (stems), ``analyze`` (effects and parameters per stem), ``remove`` (dry stems),
 then optional renders of the dry stems (or the stems, when removal did not run): upmixes to loudspeaker,
 binaural or ambisonic formats and a stereo remix. The in-memory API holds whole arrays;
-:meth:`Deconstructor.run_to_folder` (what the CLI calls) streams the separation from the input file into the
-output files chunk by chunk, then runs the later stages one stem at a time. Stages that did not run are absent
-from the result and the report, never faked.
+:meth:`Deconstructor.run_to_folder` (what the CLI calls, :mod:`deconstruct.run_folder`) streams every stage
+block by block between the input file and the output files, so its memory does not grow with the song's length,
+and leaves the output folder as it found it when anything fails. Stages that did not run are absent from the
+result and the report, never faked.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class Deconstruction:
         return {stem: {e.name: e.decision for e in analysis} for stem, analysis in (self.analyses or {}).items()}
 
     def resynthesize(self) -> tuple[Audio, dict[str, float]]:
-        """Re-apply the estimated effect chains to the dry stems and sum them.
+        """Re-apply the removed effects (the kept removals' chains) to the dry stems and sum them.
 
         Returns:
             the resynthesised mixture and its distance to the input mixture: ``sdr_db`` (whole-signal SDR) and
@@ -78,7 +79,7 @@ class Deconstruction:
         """
         if self.analyses is None or self.dry_stems is None:
             raise InputError("resynthesis needs the analyze and remove stages; run them first")
-        return resynthesize(self.mixture, self.dry_stems, self.analyses)
+        return resynthesize(self.mixture, self.dry_stems, removed_chains(self.analyses, self.removals))
 
     def report(self, files: Mapping[str, str] | None = None) -> dict[str, Any]:
         """The ``report.json`` content (schema 2); ``files`` maps ``stems/x``, ``dry/x``, ``render/x`` to paths."""
@@ -138,13 +139,45 @@ def _later_stages(name: str, analyses, dry_entry: dict[str, Any] | None, removal
     return entry
 
 
+def removed_estimates(analysis: Any, steps: list[dict[str, Any]] | None) -> list[Any]:
+    """The effects a stem's kept removals undid, as estimates that :func:`chain_from_estimates` takes whole.
+
+    Resynthesis re-applies what was removed, nothing else: an effect whose removal was rejected (or never tried)
+    is still in the dry stem. Each kept step's recorded parameters are used (those the remover applied), else the
+    analysis' estimate.
+
+    Args:
+        analysis: the stem's :class:`~deconstruct.analysis.StemAnalysis`.
+        steps: the stem's removal steps, JSON-ready (``None``: removal did not run, nothing was removed).
+    """
+    from deconstruct.effects.catalog import EffectEstimate
+
+    estimates = {estimate.name: estimate for estimate in analysis}
+    removed = []
+    for step in steps or []:
+        if step.get("kept"):
+            params = step.get("params") or estimates[step["name"]].params
+            removed.append(EffectEstimate(step["name"], 1.0, params, threshold=0.0))
+    return removed
+
+
+def removed_chains(analyses: Mapping[str, Any], removals: Mapping[str, list[dict[str, Any]]] | None
+                   ) -> dict[str, list[Any]]:
+    """Per stem, :func:`removed_estimates`."""
+    return {name: removed_estimates(analysis, (removals or {}).get(name)) for name, analysis in analyses.items()}
+
+
 POLICY_CHECKS = {"safe": "enforced", "all": "recorded, not enforced", "none": "none (nothing removed)"}
 """What each removal policy does with the checks."""
 
 
 def resynthesize(mixture: Audio, dry_stems: Mapping[str, Audio], analyses: Mapping[str, Any]
                  ) -> tuple[Audio, dict[str, float]]:
-    """Sum of the dry stems with their estimated chains re-applied, and its distance to ``mixture``."""
+    """Sum of the dry stems with their chains re-applied, and its distance to ``mixture``.
+
+    ``analyses`` gives each stem's estimates whose detected ones form its chain (:func:`removed_chains`: the
+    effects that were removed).
+    """
     total = torch.zeros_like(mixture.samples)
     for name, dry in dry_stems.items():
         add_resynthesized(total, dry, analyses[name])

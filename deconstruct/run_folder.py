@@ -182,6 +182,8 @@ class FolderRun:
         return self.progress(description, total)
 
     def _stages(self) -> None:
+        from deconstruct.pipeline import removed_chains
+
         runner = self.runner
         stems = self.separate()
         self.clock.lap("separation")
@@ -191,7 +193,8 @@ class FolderRun:
         dry, removals = (self.remove(stems, analyses) if runner.removes else (None, None))
         if dry is not None:
             self.clock.lap("removal")
-        resynthesis = self.resynthesize(dry, analyses) if dry is not None else None
+        resynthesis = (self.resynthesize(dry, removed_chains(analyses, removals))  # what was removed, only
+                       if dry is not None else None)
         if resynthesis is not None:
             self.clock.lap("resynthesis")
         sources = dry if dry is not None else stems

@@ -83,3 +83,20 @@ def test_nothing_removed_is_an_exact_copy_in_pcm_too(tmp_path, song, tiny_separa
                  "--bit-depth", "16"]) == 0
     for stem in (out / "stems").glob("*.wav"):
         assert np.array_equal(sf.read(stem, dtype="int16")[0], sf.read(out / "dry" / stem.name, dtype="int16")[0])
+
+
+def test_resynthesis_re_applies_only_the_kept_removals():
+    from deconstruct.effects.catalog import EffectEstimate
+    from deconstruct.effects.chain import chain_from_estimates
+    from deconstruct.pipeline import removed_estimates
+
+    delay = {"delay_s": 0.2, "feedback": 0.3, "mix": 0.3}
+    analysis = [EffectEstimate("compressor", 0.9, {"threshold_db": -30.0, "ratio": 3.0, "attack_ms": 5.0,
+                                                   "release_ms": 100.0}),
+                EffectEstimate("delay", 0.45, delay, threshold=0.5), EffectEstimate("chorus", 0.99, {})]
+    steps = [{"name": "delay", "method": "dsp", "params": {**delay, "delay_s": 0.21}, "kept": True},
+             {"name": "chorus", "method": "pass-through", "params": {}, "kept": False},
+             {"name": "compressor", "method": "dsp", "params": {}, "kept": False}]
+    chain = chain_from_estimates(removed_estimates(analysis, steps))
+    assert [effect.name for effect in chain] == ["delay"] and list(chain)[0].params["delay_s"] == 0.21
+    assert removed_estimates(analysis, None) == [] and removed_estimates(analysis, []) == []
