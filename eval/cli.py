@@ -20,6 +20,8 @@ SUITES = {
     "e2e": ("eval.e2e_suite", "whole deconstructions of songs built from eval recordings with known effects"),
     "band": ("eval.band_suite", "a voice with one known effect 3 dB under a real band: analysis and removal on "
                                 "the separated stem"),
+    "wild": ("eval.wild_suite", "real songs without stems: detections and parameter spread per effect, every dry "
+                                "stem's level change"),
 }
 
 
