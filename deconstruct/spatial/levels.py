@@ -16,12 +16,13 @@
 * **Common gain and limiter** (:func:`common_gain_db`, :func:`limiter_gains`): one gain for all channels of a
   render brings its power (loudspeakers) or loudness (binaural; power when the render is too short to be gated)
   to the input's. Where the render's true peak would then exceed ``-1 dBTP`` (mastered songs peak near 0 dBTP,
-  and an upmix gathers the centred parts of the mix into one loudspeaker), a linked look-ahead peak limiter
-  lowers the peaks, by at most ``LIMITER_RANGE_DB``; beyond that range the common gain is lowered instead. The
-  limiter's gain is the required gain (ceiling over the 4x oversampled peak envelope) passed through a moving
-  minimum and then a moving average, both ``2 * LIMITER_HALF_WINDOW_S`` long and centred, so it reaches every
-  peak's required gain at the peak with 5 ms ramps and leaves the signal away from the peaks untouched. It
-  works offline (the render is read back with margins), so it needs no delay.
+  and an upmix gathers the centred parts of the mix into one loudspeaker, whose peaks then stand up to 3 dB above
+  either input channel's), a look-ahead peak limiter lowers the peaks, by at most ``LIMITER_RANGE_DB``; beyond
+  that range the common gain is lowered instead. Each channel is limited on its own peaks, so a centre peak
+  leaves the other loudspeakers alone. The limiter's gain is the required gain (ceiling over the 4x oversampled
+  peak envelope) passed through a moving minimum and then a moving average, both ``2 * LIMITER_HALF_WINDOW_S``
+  long and centred, so it reaches every peak's required gain at the peak with 5 ms ramps and leaves the signal
+  away from the peaks untouched. It works offline (the render is read back with margins), so it needs no delay.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ OVERSAMPLING = 4
 TAPS_PER_PHASE = 16
 TRUE_PEAK_CEILING_DBTP = -1.0
 SURROUND_WEIGHT = 1.41
-LIMITER_RANGE_DB = 3.0
+LIMITER_RANGE_DB = 6.0
 LIMITER_HALF_WINDOW_S = 0.0025
 LIMITER_SAFETY_DB = 0.1  # the limiter aims this far below the ceiling (its gain is not constant across a peak)
 
@@ -195,21 +196,25 @@ def limiter_margin(sample_rate: int) -> int:
     return 2 * int(round(LIMITER_HALF_WINDOW_S * sample_rate)) + 2 * TAPS_PER_PHASE
 
 
-def limiter_gains(samples: np.ndarray, sample_rate: int, ceiling_dbtp: float) -> np.ndarray:
-    """Linked look-ahead limiter gains ``[T]`` (<= 1) that keep ``samples`` ``[channels, T]`` under the ceiling.
+def limiter_gains(samples: np.ndarray, sample_rate: int, ceiling_dbtp: float, linked: bool = False
+                  ) -> np.ndarray:
+    """Look-ahead limiter gains ``[channels, T]`` (<= 1) that keep ``samples`` ``[channels, T]`` under the ceiling.
 
-    Exact for the inner part of a block read with :func:`limiter_margin` samples of context on each side.
+    Each channel is limited on its own peaks (``linked=False``, the default: a peak of the centre loudspeaker does
+    not lower the others) or all by the loudest (``linked=True``). Exact for the inner part of a block read with
+    :func:`limiter_margin` samples of context on each side.
     """
     from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
-    envelope = oversampled_envelope(samples).astype(np.float64)
+    rows = [samples] if linked else [samples[c : c + 1] for c in range(samples.shape[0])]
+    envelope = np.stack([oversampled_envelope(row) for row in rows]).astype(np.float64)
     ceiling = 10.0 ** ((ceiling_dbtp - LIMITER_SAFETY_DB) / 20.0)
     required = np.minimum(1.0, ceiling / np.maximum(envelope, 1e-12))
-    if required.min() >= 1.0:
-        return required
-    size = 2 * int(round(LIMITER_HALF_WINDOW_S * sample_rate)) + 1
-    held = minimum_filter1d(required, size, mode="nearest")
-    return np.minimum(uniform_filter1d(held, size, mode="nearest"), 1.0)
+    if required.min() < 1.0:
+        size = 2 * int(round(LIMITER_HALF_WINDOW_S * sample_rate)) + 1
+        held = minimum_filter1d(required, size, axis=-1, mode="nearest")
+        required = np.minimum(uniform_filter1d(held, size, axis=-1, mode="nearest"), 1.0)
+    return np.broadcast_to(required, samples.shape)
 
 
 @dataclass(frozen=True)
@@ -299,7 +304,7 @@ def finished_blocks(read: Callable[[int, int], np.ndarray], num_samples: int, sa
         if not limit:
             yield data, 0.0
             continue
-        gains = limiter_gains(data, sample_rate, ceiling_dbtp)[margin : margin + stop - start]
+        gains = limiter_gains(data, sample_rate, ceiling_dbtp)[:, margin : margin + stop - start]
         yield data[:, margin : margin + stop - start] * gains, -20.0 * math.log10(max(float(gains.min()), 1e-12))
 
 
