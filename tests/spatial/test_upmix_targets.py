@@ -107,7 +107,7 @@ def test_removed_reverberation_goes_to_the_surrounds() -> None:
 def test_render_levels_match_the_input(layout: str, tmp_path: Path) -> None:
     band = _band(1.0)
     mix = sum(audio.samples for audio in band.values()).numpy()
-    scale = 10 ** ((-0.5 - true_peak_dbtp(mix)) / 20)  # a mastered input: its true peak at -0.5 dBTP
+    scale = 10 ** ((0.5 - true_peak_dbtp(mix)) / 20)  # a hot master: its true peak at +0.5 dBTP
     band = {name: Audio(audio.samples * scale, RATE) for name, audio in band.items()}
     upmixer = Upmixer(layout)
     audio, levels = upmixer.render_with_levels(band)
