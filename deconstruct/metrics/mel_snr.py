@@ -19,7 +19,6 @@ averaged over channels. Both are in dB, higher is better.
 from __future__ import annotations
 
 import functools
-import math
 
 import torch
 
@@ -78,15 +77,13 @@ def multi_mel_snr(reference: torch.Tensor, estimate: torch.Tensor, sample_rate: 
     with warnings.catch_warnings():  # 80 mel bands over 257 bins leave some filters empty, as in the challenge
         warnings.simplefilter("ignore", UserWarning)
         transforms = _mel_transforms()
-    scores = []
-    for channel in range(reference.shape[0]):
-        s, e = reference[channel], estimate[channel]
-        alpha = torch.dot(s, e) / (torch.dot(e, e) + _EPS)
-        snrs = []
-        for transform in transforms:
-            with torch.no_grad():
-                target, guess = transform(s).double(), transform(alpha * e).double()
-            signal, error = float(target.square().sum()), float((target - guess).square().sum())
-            snrs.append(10 * math.log10(signal / (error + _EPS)) if signal > 0 else float("nan"))
-        scores.append(sum(snrs) / len(snrs))
-    return float(sum(scores) / len(scores))
+    alpha = (reference * estimate).sum(-1, keepdim=True) / (estimate.square().sum(-1, keepdim=True) + _EPS)
+    snrs = []
+    for transform in transforms:
+        with torch.no_grad():  # channels side by side: [channels, n_mels, frames]
+            target, guess = transform(reference).double(), transform(alpha * estimate).double()
+        signal = target.square().sum(dim=(-2, -1))
+        error = (target - guess).square().sum(dim=(-2, -1))
+        snr = 10 * torch.log10(signal / (error + _EPS))
+        snrs.append(torch.where(signal > 0, snr, torch.full_like(snr, float("nan"))))
+    return float(torch.stack(snrs).mean(0).mean())
