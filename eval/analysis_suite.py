@@ -39,6 +39,7 @@ import torch
 from deconstruct.audio import Audio, load_audio
 from deconstruct.errors import InputError
 from eval.report_folder import prepare_output_dir, write_csv, write_json
+from eval.store import store_suite_results
 
 __all__ = [
     "AnalysisResults",
@@ -48,7 +49,7 @@ __all__ = [
     "eval_rir_files",
     "evaluate_analysis",
     "run",
-    "store_metrics",
+    "stored_results",
 ]
 
 REMFX_EFFECTS = ("compressor", "distortion", "chorus", "delay", "reverb")
@@ -269,26 +270,10 @@ def _rir_table(analyzer: Any, sources: dict[Path, Audio], rirs: list[Path]) -> p
     return pd.DataFrame(rows)
 
 
-def store_metrics(checkpoint: str | Path, results: AnalysisResults, json_path: str | Path | None = None) -> Path:
-    """Write the suite's numbers into a checkpoint's ``metrics["eval"]`` and into a JSON beside it.
-
-    Returns:
-        The JSON path (``<checkpoint stem>.metrics.json`` unless given).
-    """
-    from deconstruct.models.checkpoint import load_checkpoint, save_checkpoint
-    from eval.report_folder import json_safe
-
-    checkpoint = Path(checkpoint)
-    payload = load_checkpoint(checkpoint)
-    metrics = dict(payload.get("metrics", {}))
-    metrics["eval"] = json_safe({"summary": results.summary,
-                                 "detection": results.detection.to_dict(orient="records"),
-                                 "params": results.params.to_dict(orient="records")})
-    half = any(v.dtype == torch.float16 for v in payload["state_dict"].values())
-    save_checkpoint(checkpoint, payload["name"], payload["config"], payload["state_dict"], metrics, half=half)
-    path = Path(json_path) if json_path else checkpoint.with_name(f"{checkpoint.stem}.metrics.json")
-    write_json({"name": payload["name"], **{k: v for k, v in metrics.items() if k != "training"}}, path)
-    return path
+def stored_results(results: AnalysisResults) -> dict[str, Any]:
+    """What ``--store`` writes into the model's metrics file: the summary and the detection and parameter tables."""
+    return {"summary": results.summary, "detection": results.detection.to_dict(orient="records"),
+            "params": results.params.to_dict(orient="records")}
 
 
 def write_report(results: AnalysisResults, out: Path) -> None:
@@ -308,8 +293,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chains", type=int, default=40, help="chains per eval dry source (default 40)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the chains (default 0)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    parser.add_argument("--store-metrics", action="store_true",
-                        help="also write the numbers into the checkpoint (a path) and a JSON beside it")
+    parser.add_argument("--store", action="store_true",
+                        help="write the summary and tables into the model's metrics file (a shipped model's "
+                             "deconstruct/models/weights/<name>.metrics.json, or <checkpoint>.metrics.json)")
     parser.add_argument("--overwrite", action="store_true", help="replace the files of an existing report folder")
 
 
@@ -321,10 +307,9 @@ def run(args: argparse.Namespace) -> int:
     analyzer = EffectAnalyzer(args.model, device=args.device)
     results = evaluate_analysis(analyzer, args.data, chains=args.chains, seed=args.seed, progress=True)
     write_report(results, out)
-    if args.store_metrics:
-        if args.model is None or not Path(args.model).is_file():
-            raise InputError("--store-metrics needs --model to be a checkpoint file")
-        print(f"metrics stored in {args.model} and {store_metrics(args.model, results)}")
+    if args.store:
+        path = store_suite_results(args.model or analyzer.name, "analysis_suite", stored_results(results))
+        print(f"stored in {path}")
     summary = results.summary
     print(f"macro-F1 {summary['macro_f1@0.5']:.3f} @0.5, {summary['macro_f1@tuned']:.3f} tuned "
           f"(all-present {summary['macro_f1_all_present_baseline']:.3f}); "

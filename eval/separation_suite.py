@@ -421,6 +421,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics-device", default="cpu", help="cpu or cuda for BSSEval (default cpu)")
     parser.add_argument("--no-baselines", action="store_true", help="skip the mixture/N, mixture and zeros rows")
     parser.add_argument("--overwrite", action="store_true", help="replace the files of an existing report folder")
+    parser.add_argument("--store", action="store_true",
+                        help="write the summary into the model's metrics file (a shipped model's "
+                             "deconstruct/models/weights/<name>.metrics.json, or <checkpoint>.metrics.json)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -439,6 +442,16 @@ def run(args: argparse.Namespace) -> int:
     )
     write_report(results, out, data=str(args.data))
     print(f"report written to {out}")
+    if args.store:
+        if args.model is None:
+            raise InputError("--store needs --model: the model whose metrics file receives the numbers")
+        from eval.store import store_suite_results
+
+        summary = results.summary()
+        stored = {"data": Path(args.data).name, "tracks": len(results.tracks), "backend": results.backend,
+                  "mean_uSDR_db": summary.groupby("method")["uSDR"].mean().round(3).to_dict(),
+                  "summary": summary.to_dict(orient="records")}
+        print(f"stored in {store_suite_results(args.model, 'separation_suite', stored)}")
     return 0
 
 

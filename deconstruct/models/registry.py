@@ -47,7 +47,10 @@ class ResolvedModel:
 
 @lru_cache(maxsize=1)
 def shipped_index() -> dict[str, dict[str, Any]]:
-    """The shipped models: name → {file, sha256, stage, description, default}."""
+    """The shipped models: name → {file, sha256, stage, default, description, metrics, headline, provenance}.
+
+    Written only by ``recipes/ship.py``; a built-in model (no weights) has ``file: null`` and ``builtin: true``.
+    """
     if not INDEX_FILE.is_file():
         return {}
     return json.loads(INDEX_FILE.read_text())["models"]
@@ -96,6 +99,8 @@ def resolve(stage: str, model: str | os.PathLike | None = None) -> ResolvedModel
         return _from_payload(load_checkpoint(path), stage, path, str(path))
     name = str(model)
     entry = shipped_index().get(name)
+    if entry is not None and entry.get("builtin"):
+        raise ModelError(f"{name!r} is built into the {entry['stage']} stage and has no checkpoint")
     if entry is not None:
         file = WEIGHTS_DIR / entry["file"]
         if not file.is_file():
@@ -111,10 +116,40 @@ def resolve(stage: str, model: str | os.PathLike | None = None) -> ResolvedModel
     raise ModelError(f"unknown {stage} model {name!r}; shipped: {known}; or pass a checkpoint path")
 
 
+def _at(metrics: Any, path: str) -> Any:
+    """The value at a dotted ``path`` in nested dicts; a key may itself hold dots (the longest match wins)."""
+    if path == "":
+        return metrics
+    if not isinstance(metrics, dict):
+        return None
+    for key in sorted((k for k in metrics if path == k or path.startswith(f"{k}.")), key=len, reverse=True):
+        found = _at(metrics[key], path[len(key) + 1:])
+        if found is not None:
+            return found
+    return None
+
+
+def headline(name: str) -> dict[str, Any]:
+    """A shipped model's headline: each label of its index entry with the value at its path in the metrics file.
+
+    Values come only from ``<name>.metrics.json`` (written by ``recipes/ship.py`` and the suites' ``--store``);
+    a path with no value there reads ``"not measured"``.
+    """
+    entry = shipped_index()[name]
+    file = WEIGHTS_DIR / entry.get("metrics", f"{name}.metrics.json")
+    metrics = json.loads(file.read_text()) if file.is_file() else {}
+    values = {}
+    for label, path in entry.get("headline", {}).items():
+        value = _at(metrics, path)
+        values[label] = round(value, 2) if isinstance(value, float) else ("not measured" if value is None else value)
+    return values
+
+
 def list_models() -> list[dict[str, Any]]:
-    """Rows describing every shipped and cached model with its headline metrics."""
-    rows = [{"name": name, "stage": entry["stage"], "default": bool(entry.get("default")), "source": "shipped",
-             "description": entry.get("description", ""), "metrics": entry.get("headline", {})}
+    """Rows describing every shipped (or built-in) and cached model with its headline metrics."""
+    rows = [{"name": name, "stage": entry["stage"], "default": bool(entry.get("default")),
+             "source": "built-in" if entry.get("builtin") else "shipped",
+             "description": entry.get("description", ""), "metrics": headline(name)}
             for name, entry in shipped_index().items()]
     cache = os.environ.get(CACHE_ENV)
     if cache and Path(cache).is_dir():

@@ -40,7 +40,7 @@ from deconstruct.effects.catalog import EFFECT_NAMES, EffectEstimate, effect_spe
 from deconstruct.effects.chain import Effect
 from deconstruct.errors import InputError, ModelError
 from deconstruct.models.loading import load_network
-from deconstruct.models.registry import ResolvedModel, resolve
+from deconstruct.models.registry import ResolvedModel, default_model, resolve
 from deconstruct.models.removal_nets import build_removal_net
 from deconstruct.removal.checks import CheckResult, StemLevels, check_removal, measure_levels
 from deconstruct.removal.effect_removers import (
@@ -151,7 +151,9 @@ class EffectRemover:
 
     def __init__(self, model: str | os.PathLike | None = None, device: str | torch.device | None = None,
                  chunk_s: float = 30.0) -> None:
-        if model is not None and str(model) == DSP_ONLY:
+        if model is None:  # the index's removal default: dsp-only (built in) while no trained model beats it
+            model = default_model("removal")
+        if str(model) == DSP_ONLY:
             self.resolved = ResolvedModel(DSP_ONLY, dsp_only_config(), {}, {}, "", "built-in")
         else:
             self.resolved = resolve("removal", model)

@@ -145,9 +145,10 @@ def _read_json(path: Path) -> None:
 
 
 def _checkpoint_seeds(folder: Path) -> list[Path]:
-    target = folder / "removal.pt"
-    shutil.copy(REPO / "deconstruct" / "models" / "weights" / "removal-default.pt", target)
-    return [target]
+    from deconstruct.models.checkpoint import save_checkpoint
+    from deconstruct.removal.remover import dsp_only_config
+
+    return [save_checkpoint(folder / "removal.pt", "dsp-only", dsp_only_config(), {})]
 
 
 def _read_checkpoint(path: Path) -> None:

@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import soundfile as sf
-import torch
 
-from eval.analysis_suite import eval_dry_files, eval_rir_files, evaluate_analysis, store_metrics
+from eval.analysis_suite import eval_dry_files, eval_rir_files, evaluate_analysis, stored_results
+from eval.store import store_suite_results
 
 
 def stand_in_data(root):
@@ -39,6 +39,7 @@ def test_suite_scores_chains_and_rooms_and_stores_metrics(analyzer, smoke_analys
     assert (results.params["mae_normalised"] <= 1.0).all()
     checkpoint = tmp_path / "model.pt"
     checkpoint.write_bytes(smoke_analysis_checkpoint.read_bytes())
-    path = store_metrics(checkpoint, results)
-    stored = torch.load(checkpoint, weights_only=True)["metrics"]["eval"]["summary"]
-    assert stored["cases"] == 3 and json.loads(path.read_text())["eval"]["summary"]["cases"] == 3
+    path = store_suite_results(str(checkpoint), "analysis_suite", stored_results(results), argv=["test"])
+    assert path == tmp_path / "model.metrics.json" and checkpoint.read_bytes() == smoke_analysis_checkpoint.read_bytes()
+    stored = json.loads(path.read_text())["analysis_suite"]
+    assert stored["summary"]["cases"] == 3 and stored["measured_by"]["command"] == "test"
