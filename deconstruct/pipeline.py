@@ -240,7 +240,8 @@ class Deconstructor:
         model_config: YAML config of a RoFormer checkpoint given as ``separation_model``.
         log: receives one-line notes while models load (a download starting...).
         remove: removal policy: ``"safe"`` (default) removes the confidently detected effects, each kept only
-            when it passes its checks (:mod:`deconstruct.removal.checks`); ``"all"`` removes every detected or
+            when it passes its checks (:mod:`deconstruct.removal.checks`) and the analysis no longer detects the
+            effect on the dry estimate; ``"all"`` removes every detected or
             unsure effect, checks recorded but not enforced; ``"none"`` removes nothing (each dry stem is an
             exact copy of its stem).
     """
@@ -316,7 +317,8 @@ class Deconstructor:
         if self.remover is None or self.remove_policy in (None, "none"):
             return RemovalResult(audio, ())
         mode, checks = REMOVE_POLICIES[self.remove_policy]
-        return self.remover.remove(audio, list(analysis), mode=mode, checks=checks)
+        reanalyze = self.analyzer.analyze if self.analyzer is not None else None  # safe: effect gone on the dry?
+        return self.remover.remove(audio, list(analysis), mode=mode, checks=checks, reanalyze=reanalyze)
 
     def _later_stages(self, stems: Mapping[str, Audio], timings: dict[str, float], sink=None):
         """Analysis and removal, one stem at a time.

@@ -17,8 +17,10 @@ needs no file: signal-processing inverses only (chorus and reverb pass through).
 Checks (:mod:`deconstruct.removal.checks`): with ``checks="enforce"`` (what the pipeline's safe policy uses) each
 removal step is kept only when re-applying the estimated effect explains the step's input better than the
 identity, and the dry estimate's loudness, RMS and peak stay within their limits of the original stem's; a
-rejected step leaves its input as it was, with a note. ``"record"`` measures the same checks and keeps every step;
-``"off"`` (the default of this low-level stage, which evaluation uses to measure the removers themselves) runs no
+rejected step leaves its input as it was, with a note; given the analyzer (``reanalyze``), a kept removal must
+also leave an effect that the analysis no longer detects on the dry estimate (re-analysis: an exact inverse always
+resynthesises its input, so this is what catches a false detection). ``"record"`` measures the same checks and
+keeps every step; ``"off"`` (the default of this low-level stage, which evaluation uses to measure the removers themselves) runs no
 check. Compressor and limiter thresholds given relative to the level (``threshold_rel_db``, from the analysis) are
 placed on the signal each inverse runs on: its active RMS level plus the relative threshold.
 """
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,17 +85,23 @@ class RemovalStep:
         kept: whether its output was kept (false for a pass-through and for a step its checks rejected).
         check: the checks' result, ``None`` when none ran (checks off, or nothing changed).
         enforced: whether a failed check meant rejection (``checks="enforce"``).
+        reanalysis: the re-analysis check (``probability`` and ``decision`` of the effect on the dry estimate,
+            ``passed``), ``None`` when it did not run.
     """
 
     removal: Removal
     kept: bool
     check: CheckResult | None = None
     enforced: bool = False
+    reanalysis: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The removal's dict with ``kept`` and ``checks`` (``null`` when none ran)."""
-        return {**self.removal.to_dict(), "kept": self.kept,
-                "checks": self.check.to_dict(self.enforced) if self.check is not None else None}
+        checks = self.check.to_dict(self.enforced) if self.check is not None else None
+        if checks is not None and self.reanalysis is not None:
+            checks = {**checks, "passed": checks["passed"] and bool(self.reanalysis["passed"]),
+                      "reanalysis": dict(self.reanalysis)}
+        return {**self.removal.to_dict(), "kept": self.kept, "checks": checks}
 
 
 @dataclass(frozen=True)
@@ -192,6 +200,7 @@ class EffectRemover:
         mode: str = "detected",
         threshold: float | Mapping[str, float] | None = None,
         checks: str = "off",
+        reanalyze: Callable[[Audio], Any] | None = None,
     ) -> RemovalResult:
         """Remove effects from one stem.
 
@@ -206,6 +215,10 @@ class EffectRemover:
             threshold: overrides the estimates' thresholds in ``"detected"`` mode: one value or per effect.
             checks: ``"enforce"``: a step is kept only when it passes its checks; ``"record"``: checks measured,
                 every step kept; ``"off"``: no checks (see the module docstring).
+            reanalyze: with ``checks="enforce"``, the re-analysis check: the analysis of the dry estimate
+                (``reanalyze(dry) -> StemAnalysis``, the pipeline's analyzer) must no longer detect an effect whose
+                removal was kept; the removals it still detects are rejected and the others run again without
+                them (one round: their re-analysis is that of the first dry estimate).
 
         Returns:
             The dry estimate and the steps tried. When no step is kept the audio passes through unchanged (the
@@ -257,7 +270,39 @@ class EffectRemover:
                 samples = out
             steps.append(RemovalStep(recorded, kept, result, enforced))
         changed = any(step.kept for step in steps)
-        return RemovalResult(Audio(samples.contiguous(), rate) if changed else audio, tuple(steps))
+        result = RemovalResult(Audio(samples.contiguous(), rate) if changed else audio, tuple(steps))
+        if checks != "enforce" or reanalyze is None or not changed:
+            return result
+        return self._reanalysed(result, audio, listed, mode, threshold, reanalyze)
+
+    def _reanalysed(self, result: RemovalResult, audio: Audio, listed: dict[str, EffectEstimate | str], mode: str,
+                    threshold: float | Mapping[str, float] | None, reanalyze: Callable[[Audio], Any]
+                    ) -> RemovalResult:
+        """The re-analysis check (see :meth:`remove`): reject the kept removals whose effect is still detected."""
+        again = reanalyze(result.audio)
+        outcome = {name: {"probability": round(float(again[name].probability), 4),
+                          "decision": again[name].decision, "passed": again[name].decision != "detected"}
+                   for name in result.applied}
+        failed = [name for name, entry in outcome.items() if not entry["passed"]]
+        if failed:
+            remaining = [item for name, item in listed.items() if name not in failed]
+            rerun = self.remove(audio, remaining, mode=mode, threshold=threshold, checks="enforce")
+        else:
+            rerun = result
+        rejected = {step.removal.name: step for step in result.steps if step.removal.name in failed}
+        steps = []
+        for name in reversed(EFFECT_NAMES):
+            if name in rejected:
+                step = rejected[name]
+                note = (f"rejected: the analysis still detects {name} on the dry estimate (probability "
+                        f"{outcome[name]['probability']:.2f}); the input passes through")
+                steps.append(RemovalStep(_noted(step.removal, note), False, step.check, True, outcome[name]))
+                continue
+            for step in rerun.steps:
+                if step.removal.name == name:
+                    steps.append(RemovalStep(step.removal, step.kept, step.check, step.enforced,
+                                             outcome.get(name) if step.kept else None))
+        return RemovalResult(rerun.audio, tuple(steps))
 
 
 def _place_threshold(name: str, params: dict[str, float], samples: torch.Tensor, sample_rate: int

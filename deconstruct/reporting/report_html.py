@@ -169,8 +169,9 @@ def _removals_section(page: HtmlReport, removed: Mapping[str, list[Mapping[str, 
                    "removal is checked: re-applying the estimated effect to the dry estimate must explain the "
                    "stem at least 3 dB better than the identity (multi-resolution magnitude SNR), the dry "
                    "estimate's loudness and RMS must stay within 3 LU / 3 dB of the stem's, and its peak at most "
-                   "3 dB above the stem's. Under the safe policy a removal that fails is rejected and the stem "
-                   "passes through; under the all policy the checks are recorded but not enforced. Levels are never "
+                   "3 dB above the stem's; under the safe policy the analysis must also no longer detect the "
+                   "effect on the dry estimate (re-analysis). Under the safe policy a removal that fails is rejected "
+                   "and the stem passes through; under the all policy the checks are recorded but not enforced. Levels are never "
                    "renormalised to pass a check.")
     for name, removals in removed.items():
         page.heading(name, level=3)

@@ -131,3 +131,29 @@ def test_bad_checks_value_is_an_input_error(remover):
 
     with pytest.raises(InputError, match="checks must be one of"):
         remover.remove(Audio(dry_signal(0.2), RATE), ["eq"], checks="sometimes")
+
+
+def _analysis_saying(**probabilities: float):
+    """What a re-analysis of the dry estimate reports (threshold 0.5 for every effect)."""
+    return lambda audio: {name: EffectEstimate(name, probabilities.get(name, 0.0))
+                          for name in ("eq", "compressor", "distortion", "chorus", "delay", "reverb", "limiter")}
+
+
+def test_a_removal_the_analysis_still_detects_on_the_dry_estimate_is_rejected(remover):
+    eq = {"peak1_gain_db": 6.0, "peak1_center_hz": 1000.0, "peak1_q": 1.0}
+    delay = {"delay_s": 0.2, "feedback": 0.3, "mix": 0.25}
+    dry = dry_signal(2.0)
+    wet = _wet(dry, "delay", delay)  # the delay is real, the EQ a false detection
+    estimates = [EffectEstimate("eq", 0.9, eq), EffectEstimate("delay", 0.9, delay)]
+    plain = remover.remove(Audio(wet, RATE), estimates, checks="enforce")
+    assert plain.applied == ("delay", "eq")  # an exact inverse always resynthesises: the three checks pass
+    result = remover.remove(Audio(wet, RATE), estimates, checks="enforce", reanalyze=_analysis_saying(eq=0.8))
+    assert result.applied == ("delay",) and result.rejected == ("eq",)
+    steps = {step["name"]: step for step in result.to_dict()}
+    assert steps["eq"]["checks"]["reanalysis"] == {"probability": 0.8, "decision": "detected", "passed": False}
+    assert steps["eq"]["checks"]["passed"] is False and "still detects eq" in steps["eq"]["note"]
+    assert steps["delay"]["checks"]["reanalysis"]["passed"] is True and steps["delay"]["kept"] is True
+    alone = remover.remove(Audio(wet, RATE), [estimates[1]], checks="enforce")
+    assert torch.equal(result.audio.samples, alone.audio.samples)
+    only_eq = remover.remove(Audio(dry, RATE), [estimates[0]], checks="enforce", reanalyze=_analysis_saying(eq=0.9))
+    assert only_eq.applied == () and torch.equal(only_eq.audio.samples, dry)
