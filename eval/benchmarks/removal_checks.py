@@ -5,10 +5,11 @@ recording, levelled to a random RMS in the data engine's range; the remover then
 parameters (``checks="off"``: the raw inverse; ``checks="enforce"``: the safe policy). A second case applies the
 same removal to the *dry* recording (a false detection). Printed per effect: how often the checks keep the
 removal, the raw inverse's loudness change, and the SI-SDR gain over the wet input with and without the checks.
+With ``--reanalyze`` the safe policy's re-analysis check runs too (the shipped analyzer on each dry estimate).
 
 Usage::
 
-    python eval/benchmarks/removal_checks.py [--cases 6] [--seconds 6] [--model dsp-only]
+    python eval/benchmarks/removal_checks.py [--cases 6] [--seconds 6] [--model dsp-only] [--reanalyze]
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def random_setting(name: str, rng: np.random.Generator) -> dict[str, float]:
     return {p.name: float(p.denormalise(rng.uniform())) for p in spec.params}
 
 
-def measure(remover: EffectRemover, cases: int, seconds: float, seed: int) -> list[dict]:
+def measure(remover: EffectRemover, cases: int, seconds: float, seed: int, reanalyze=None) -> list[dict]:
     rng = np.random.default_rng(seed)
     rows = []
     for path in eval_dry_recordings():
@@ -75,8 +76,8 @@ def measure(remover: EffectRemover, cases: int, seconds: float, seed: int) -> li
                 wet = render_chain(dry, RATE, Chain((Effect(name, params),)))
                 estimate = [EffectEstimate(name, 1.0, params)]
                 raw = remover.remove(Audio(wet, RATE), estimate, checks="off").audio.samples
-                safe = remover.remove(Audio(wet, RATE), estimate, checks="enforce")
-                false = remover.remove(Audio(dry, RATE), estimate, checks="enforce")
+                safe = remover.remove(Audio(wet, RATE), estimate, checks="enforce", reanalyze=reanalyze)
+                false = remover.remove(Audio(dry, RATE), estimate, checks="enforce", reanalyze=reanalyze)
                 base = float(si_sdr(dry, wet).mean())
                 rows.append({
                     "effect": name, "recording": path.name, "kept": bool(safe.applied),
@@ -95,11 +96,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6.0, help="excerpt length, s")
     parser.add_argument("--model", default="dsp-only", help="removal model")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reanalyze", action="store_true", help="also the re-analysis check (shipped analyzer)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    rows = measure(EffectRemover(args.model), args.cases, args.seconds, args.seed)
+    reanalyze = None
+    if args.reanalyze:
+        from deconstruct.analysis import EffectAnalyzer
+
+        reanalyze = EffectAnalyzer(device="cpu").analyze
+    rows = measure(EffectRemover(args.model), args.cases, args.seconds, args.seed, reanalyze)
     print(f"{len(eval_dry_recordings())} eval dry recordings x {args.cases} settings per effect, oracle parameters, "
-          f"removal model {args.model}")
+          f"removal model {args.model}{', with re-analysis' if args.reanalyze else ''}")
     print("| effect | kept by the checks | kept on dry input (false detection) | raw inverse loudness change "
           "(median, LU) | SI-SDR gain raw | SI-SDR gain safe |")
     print("|---|---|---|---|---|---|")
