@@ -206,9 +206,9 @@ class Upmixer:
         check_stems(stems)
         if dry_stems:
             check_stems({**stems, **dry_stems})
-        source, engine, reference = self._prepare(
-            {name: TensorReader(audio.samples, audio.sample_rate) for name, audio in stems.items()},
-            {name: TensorReader(audio.samples, audio.sample_rate) for name, audio in (dry_stems or {}).items()}, estimates)
+        readers = {name: TensorReader(audio.samples, audio.sample_rate) for name, audio in stems.items()}
+        dry_readers = {name: TensorReader(audio.samples, audio.sample_rate) for name, audio in (dry_stems or {}).items()}
+        source, engine, reference = self._prepare(readers, dry_readers, estimates)
         out = np.zeros((len(self.labels), source.num_samples), dtype=np.float32)
         meter = self._meter(source.sample_rate)
         position = 0
@@ -326,5 +326,5 @@ def upmix(
     estimates: Mapping[str, Mapping[str, Any]] | None = None,
     **options: Any,
 ) -> Audio:
-    """One-shot :class:`Upmixer` render: ``Upmixer(layout, placement, **options).render(stems, dry_stems, estimates)``."""
+    """One-shot render: ``Upmixer(layout, placement, **options).render(stems, dry_stems, estimates)``."""
     return Upmixer(layout, placement, **options).render(stems, dry_stems, estimates)

@@ -50,7 +50,8 @@ def measure(name: str, stem_paths: dict[str, Path], folder: Path) -> None:
         started = time.perf_counter()
         levels = upmixer.render_files(stem_paths, out, overwrite=True)
         spent = time.perf_counter() - started
-        row = f"{name:<22} {fmt:<9} loudness {levels.loudness_lu_vs_input:+6.2f} LU  power {levels.power_db_vs_input:+6.2f} dB"
+        row = f"{name:<22} {fmt:<9} loudness {levels.loudness_lu_vs_input:+6.2f} LU"
+        row += f"  power {levels.power_db_vs_input:+6.2f} dB"
         row += f"  true peak {levels.true_peak_dbtp:6.2f} dBTP (input {levels.input_true_peak_dbtp:+.2f})"
         row += f"  gain {levels.gain_db:+5.2f} dB  limiter {levels.limiter_db:4.2f} dB"
         if fmt != "binaural":

@@ -36,7 +36,8 @@ def test_whole_stage_mix_folds_down_to_the_stereo_remix(stems: dict[str, Audio])
     stereo = remix(stems, STAGE_ON_THE_CONSOLE).samples
     assert np.allclose(Upmixer("2.0", "stage", levels=False).render(stems).samples.numpy(), stereo.numpy(), atol=1e-6)
     for layout in ("5.1", "7.1", "7.1.4"):
-        folded = downmix(Upmixer(layout, "stage", ambience=False, lfe=False, levels=False).render(stems), layout).samples
+        upmixer = Upmixer(layout, "stage", ambience=False, lfe=False, levels=False)
+        folded = downmix(upmixer.render(stems), layout).samples
         assert np.allclose(folded.numpy(), stereo.numpy(), atol=1e-5), layout
 
 
