@@ -87,3 +87,13 @@ def test_render_can_be_saved_only_with_matching_channels(stems, tmp_path) -> Non
     upmixer = Upmixer("5.1")
     with pytest.raises(InputError, match="a 5.1 render has 6 channels"):
         upmixer.save(noise(2), tmp_path / "x.wav")
+
+
+def test_dry_stems_must_match_their_stems(stems) -> None:
+    upmixer = Upmixer("5.1")
+    with pytest.raises(InputError, match="no stem of the same name"):
+        upmixer.render(stems, {"voice": stems["vocals"]})
+    with pytest.raises(InputError, match="give a dry stem of the same format"):
+        upmixer.render(stems, {"vocals": stems["piano"]})
+    with pytest.raises(InputError, match="unknown stem"):
+        upmixer.render(stems, estimates={"voice": {"reverb_removed": True}})
