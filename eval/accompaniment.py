@@ -22,6 +22,7 @@ __all__ = ["MUSDB_FOLDER", "SAMPLE_RATE", "Band", "data_root", "musdb_band", "re
 
 SAMPLE_RATE = 44100
 MUSDB_FOLDER = "musdb18_music_delta_80s_rock"
+SILENT_DB = -50.0
 
 
 @dataclass(frozen=True)
@@ -66,20 +67,29 @@ def musdb_band(root: str | Path | None = None) -> Band | None:
     return Band(f"musdb:{track.name}", stems)
 
 
-def rendered_bands(count: int, duration_s: float, seed: int) -> list[Band]:
+def rendered_bands(count: int, duration_s: float, seed: int, max_tries: int = 5) -> list[Band]:
     """``count`` accompaniments (drums, bass, other) rendered by the data engine, ``duration_s`` long each.
 
-    Item ``i`` depends only on ``(seed, i)``; no stem is left silent on purpose (a line may still rest).
+    Items are drawn in order from ``(seed, 0), (seed, 1), ...``; an item with a silent part (an arrangement without
+    drums, say: active RMS under :data:`SILENT_DB`) is skipped, so every band plays all three parts and every true
+    stem can be scored. Deterministic from the seed.
+
+    Raises:
+        InputError: fewer than ``count`` full bands in ``max_tries * count`` items.
     """
     if count <= 0:
         return []
+    from deconstruct.data.rendering.mixing import active_rms
     from deconstruct.data.rendering.multitrack import SyntheticMultitracks
 
-    dataset = SyntheticMultitracks(seed=seed, num_items=count, duration_s=duration_s, silence_probability=0.0,
+    tries = max_tries * count
+    dataset = SyntheticMultitracks(seed=seed, num_items=tries, duration_s=duration_s, silence_probability=0.0,
                                    voice_library=None)
     bands = []
-    for index in range(count):
-        stems = dataset.item(index).stems
-        bands.append(Band(f"rendered:{seed}/{index}",
-                          {name: x.float() for name, x in stems.items() if name != "vocals"}))
-    return bands
+    for index in range(tries):
+        stems = {name: x.float() for name, x in dataset.item(index).stems.items() if name != "vocals"}
+        if all(active_rms(x.numpy()) > 10 ** (SILENT_DB / 20) for x in stems.values()):
+            bands.append(Band(f"rendered:{seed}/{index}", stems))
+            if len(bands) == count:
+                return bands
+    raise InputError(f"only {len(bands)} of {tries} rendered bands play every part; ask for fewer")
