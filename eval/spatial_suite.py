@@ -13,7 +13,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import h5py
@@ -39,8 +38,9 @@ SECONDS = 3.0
 
 
 def _shared_data() -> Path:
-    default = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    return Path(os.environ.get("DECONSTRUCT_SHARED_DATA", default))
+    from deconstruct.data.material.recordings import shared_data_root
+
+    return shared_data_root(require_splits=False)
 
 
 def load_stems(seconds: float = SECONDS) -> tuple[dict[str, Audio], str]:

@@ -7,10 +7,11 @@ import json
 import numpy as np
 import pytest
 
+from deconstruct.data.material.recordings import train_files, train_voice_files
 from deconstruct.data.rendering.expression import Expression
 from deconstruct.data.rendering.notes import NoteEvent, Part
-from deconstruct.data.material.recordings import train_files, train_voice_files
 from deconstruct.data.rendering.vocals import estimate_f0
+from tests.conftest import shared_file
 
 from .conftest import SAMPLE_RATE, vowel
 
@@ -58,11 +59,7 @@ def test_band_limited_voices_get_air_above_their_bandwidth(voice_library):
 
 
 def test_only_train_recordings_are_used():
-    from deconstruct.data.material.recordings import shared_data_root
-
-    root = shared_data_root()
-    if root is None:
-        pytest.skip("shared data set not present")
+    root = shared_file().parent
     splits = json.loads((root / "splits.json").read_text())
     files = train_files(root)
     assert files

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, shared_file
 from tests.golden.measure import GOLDEN_FILE, MEASURES
 
 GOLDEN = json.loads(GOLDEN_FILE.read_text())
@@ -15,8 +15,7 @@ TOLERANCE_DB = 0.05
 
 @pytest.mark.parametrize("stage", sorted(MEASURES))
 def test_shipped_model_metrics_unchanged(stage):
-    if not SHARED_DATA.exists():
-        pytest.skip("the shared real-audio set is not beside the repository")
+    shared_file()
     measured = MEASURES[stage](SHARED_DATA)
     stored = GOLDEN[stage]
     assert measured.keys() == stored.keys()

@@ -12,6 +12,7 @@ from deconstruct.effects.catalog import effect_spec
 from deconstruct.errors import DependencyError
 from deconstruct.removal import EffectRemover
 from deconstruct.removal.blind import ESTIMATOR_FILE, dynamics_features, estimate_compressor
+from tests.conftest import shared_file
 
 SR = 44100
 
@@ -35,10 +36,7 @@ def test_features_are_absolute_levels():
 def _speech() -> torch.Tensor:
     """A ``train`` speech recording at -18 dBFS RMS, ``[1, T]`` (the estimator knows real level distributions)."""
     from deconstruct.data.datasets.effected import train_dry_files
-    from deconstruct.data.material.recordings import shared_data_root
-
-    if shared_data_root() is None:
-        pytest.skip("no shared data set")
+    shared_file()
     from deconstruct.audio import load_audio, resample
 
     path = next(p for p in train_dry_files() if "ljspeech" in p.name)

@@ -16,9 +16,10 @@ from deconstruct.spatial.decomposition import PrimaryAmbientDecomposer
 from deconstruct.spatial.engine import RenderEngine, render_blocks
 from deconstruct.spatial.levels import true_peak_dbtp
 from deconstruct.spatial.wavefile import read_wav_format
+from tests.conftest import SHARED_DATA, shared_file
 from tests.spatial.helpers import RATE, energy, noise
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+SHARED = SHARED_DATA
 VOICE = SHARED / "dry_speech" / "freesound_136777_xmas_male.wav"  # train split
 ROOM = SHARED / "rir" / "pymixconsole_small_room_genesis6.wav"  # measured stereo room, train split
 
@@ -57,8 +58,8 @@ def test_true_peak_reads_intersample_peaks() -> None:
 
 
 def test_dry_voice_leaves_the_surrounds_silent_and_a_room_fills_them() -> None:
-    if not (VOICE.exists() and ROOM.exists()):
-        pytest.skip("the shared recordings are not beside the repository")
+    shared_file(VOICE.relative_to(SHARED).as_posix())
+    shared_file(ROOM.relative_to(SHARED).as_posix())
     voice, rate = sf.read(VOICE)
     voice = voice[: 2 * rate]
     room, room_rate = sf.read(ROOM)

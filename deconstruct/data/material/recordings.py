@@ -28,13 +28,22 @@ _INSTRUMENT_CLIPS = {
 }
 
 
-def shared_data_root() -> Path | None:
-    """The shared data folder, or None when it is not present."""
+SHARED_DATA_DEFAULT = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+"""Where the shared data set is looked for without the environment variable: ``shared/data`` beside the repository."""
+
+
+def shared_data_root(require_splits: bool = True) -> Path | None:
+    """The shared data folder: ``$DECONSTRUCT_SHARED_DATA`` when set, else :data:`SHARED_DATA_DEFAULT`.
+
+    Args:
+        require_splits: return ``None`` when the default folder holds no ``splits.json`` (a set variable is
+            always returned, so a wrong setting fails loudly where it is used).
+    """
     configured = os.environ.get(SHARED_DATA_ENV)
-    if configured:
-        return Path(configured).expanduser()
-    candidate = Path(__file__).resolve().parents[3].parent / "shared" / "data"
-    return candidate if (candidate / "splits.json").is_file() else None
+    folder = Path(configured).expanduser() if configured else SHARED_DATA_DEFAULT
+    if configured or not require_splits or (folder / "splits.json").is_file():
+        return folder
+    return None
 
 
 def train_files(root: Path | None = None) -> list[Path]:
