@@ -204,8 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         return code
     parser = build_parser()
     args = parser.parse_args(argv)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _terminate)
+    handles_signals = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if handles_signals else None
     try:
         return run(args, parser)
     except DeconstructError as error:
@@ -214,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as interrupt:
         print("deconstruct: interrupted; no partial results were left", file=sys.stderr)
         return 143 if isinstance(interrupt, Terminated) else 130
+    finally:
+        if handles_signals:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def entry() -> None:
