@@ -5,13 +5,14 @@ relative to the input (LU), power relative to the input (dB, LFE counted twice),
 largest gain reduction, surround (Ls+Rs+Lb+Rb) and height energy relative to L+R+C (dB), wall time (s) and the
 process's peak resident memory so far (MB; the song is never loaded whole by the renderer).
 
-Inputs (measurement only, eval split): the MUSDB18 preview "Music Delta - 80s Rock" (its four stems) and a
-10-minute song made by looping a real mix (``mixes_no_stems/kevin_macleod_vibe_ace``), rendered from files on
-disk with :meth:`Upmixer.render_files` (block-wise, two passes) as the pipeline does.
+Inputs (measurement only, eval split): the MUSDB18 preview "Music Delta - 80s Rock" (its four stems), a
+10-minute song made by looping a real mix (``mixes_no_stems/kevin_macleod_vibe_ace``) and a loud master whose
+true peak is above 0 dBTP (``mixes_no_stems/spleeter_audio_example``), rendered from files on disk with
+:meth:`Upmixer.render_files` (block-wise, two passes) as the pipeline does.
 
 Usage::
 
-    python eval/benchmarks/upmix_levels.py [--minutes 10]
+    python eval/benchmarks/upmix_levels.py [--minutes 10] [--inputs musdb,song,loud]
 """
 
 from __future__ import annotations
@@ -66,22 +67,32 @@ def measure(name: str, stem_paths: dict[str, Path], folder: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the looped song")
+    parser.add_argument("--inputs", default="musdb,song,loud", help="comma-separated: musdb, song, loud")
     args = parser.parse_args()
+    inputs = set(args.inputs.split(","))
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, CPU; peak RSS after imports {baseline:.0f} MB")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        musdb = DATA / "musdb18_music_delta_80s_rock"
-        measure("musdb 80s rock (stems)", {n: musdb / f"{n}.wav" for n in ("vocals", "drums", "bass", "other")},
-                folder)
-        song, rate = sf.read(DATA / "mixes_no_stems" / "kevin_macleod_vibe_ace.hq.ogg", always_2d=True,
-                             dtype="float32")
-        looped = folder / "looped.wav"
-        total = int(args.minutes * 60 * rate)
-        with sf.SoundFile(str(looped), "w", rate, song.shape[1], subtype="FLOAT") as handle:
-            for start in range(0, total, len(song)):
-                handle.write(song[: min(len(song), total - start)])
-        measure(f"{args.minutes:g}-min song (mix)", {"mix": looped}, folder)
+        if "musdb" in inputs:
+            musdb = DATA / "musdb18_music_delta_80s_rock"
+            stems = {n: musdb / f"{n}.wav" for n in ("vocals", "drums", "bass", "other")}
+            measure("musdb 80s rock (stems)", stems, folder)
+        if "song" in inputs:
+            song, rate = sf.read(DATA / "mixes_no_stems" / "kevin_macleod_vibe_ace.hq.ogg", always_2d=True,
+                                 dtype="float32")
+            looped = folder / "looped.wav"
+            total = int(args.minutes * 60 * rate)
+            with sf.SoundFile(str(looped), "w", rate, song.shape[1], subtype="FLOAT") as handle:
+                for start in range(0, total, len(song)):
+                    handle.write(song[: min(len(song), total - start)])
+            measure(f"{args.minutes:g}-min song (mix)", {"mix": looped}, folder)
+        if "loud" in inputs:
+            loud, rate = sf.read(DATA / "mixes_no_stems" / "spleeter_audio_example.mp3", always_2d=True,
+                                 dtype="float32")
+            path = folder / "loud.wav"
+            sf.write(path, loud, rate, subtype="FLOAT")
+            measure("loud master (mix)", {"mix": path}, folder)
 
 
 if __name__ == "__main__":
