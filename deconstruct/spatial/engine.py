@@ -148,16 +148,18 @@ class RenderEngine:
             self._ambience_speakers = []
         front_share = self.extraction.front_share if self._ambience_speakers else 1.0
         self._front_amplitude, self._bus_amplitude = math.sqrt(front_share), math.sqrt(1.0 - front_share)
-        self._tables = {}
+        self._tables, tables = {}, {}
         self._edges = {}
         self._mono_gains = {}
         for name, count in self.channels.items():
             place = self.placement.for_stem(name)
             width = RECORDED_WIDTH_DEG if place.width_deg is None else place.width_deg
             if count == 2:
-                pans = np.linspace(-1.0, 1.0, PAN_GRID)
-                azimuths = place.azimuth_deg + recorded_azimuth_deg(pans, width)
-                self._tables[name] = np.stack([self._bed_renderer.gains(a, place.elevation_deg) for a in azimuths])
+                key = (place.azimuth_deg, place.elevation_deg, width)
+                if key not in tables:  # stems placed alike share one table
+                    azimuths = place.azimuth_deg + recorded_azimuth_deg(np.linspace(-1.0, 1.0, PAN_GRID), width)
+                    tables[key] = np.stack([self._bed_renderer.gains(a, place.elevation_deg) for a in azimuths])
+                self._tables[name] = tables[key]
                 edge = max(width, RECORDED_WIDTH_DEG) / 2.0
                 self._edges[name] = np.stack([self._bed_renderer.gains(place.azimuth_deg + side * edge,
                                                                        place.elevation_deg) for side in (1, -1)])
