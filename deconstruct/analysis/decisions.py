@@ -17,12 +17,14 @@ probability, with the reason recorded.
 
 Level-dependent parameters (the compressor's and the limiter's ``threshold_db``) are also reported relative to
 the stem's own level as ``threshold_rel_db``: the threshold minus the stem's *active RMS level*
-(:func:`~deconstruct.effects.level_reference.active_rms_db`: RMS in dBFS over all channels of the 400 ms blocks that are not silent). A separated
-stem can sit 20 dB below the levels the network saw in training; the relative threshold still says where the
-threshold sits within the stem's dynamics, and the removal places it on the signal it actually processes. The
-compressor's relative threshold is clamped to :data:`RELATIVE_THRESHOLD_RANGE_DB`, the range training could show
-(catalog threshold range minus the data engine's range of dry-source levels), and ``threshold_db`` is then
-reported as the stem level plus the clamped relative threshold.
+(:func:`~deconstruct.effects.level_reference.active_rms_db`: RMS in dBFS over all channels of the 400 ms blocks
+that are not silent). A separated stem can sit 20 dB below the levels the network saw in training; the relative
+threshold still says where the threshold sits within the stem's dynamics, and the removal places it on the signal
+it actually processes. The compressor's relative threshold is raised to at least the lower end of
+:data:`RELATIVE_THRESHOLD_RANGE_DB`, the range training could show (catalog threshold range minus the data
+engine's range of dry-source levels), and ``threshold_db`` is then reported as the stem level plus that relative
+threshold. It is never lowered: a lower threshold makes the inverse expand more, and a compressed stem sits below
+its dry level, so relative thresholds above the range's upper end are plausible.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ RELATIVE_THRESHOLD_RANGE_DB: Mapping[str, tuple[float, float]] = {
     "compressor": (CATALOG["compressor"].param("threshold_db").minimum - TRAINING_DRY_LEVEL_DB[1],
                    CATALOG["compressor"].param("threshold_db").maximum - TRAINING_DRY_LEVEL_DB[0]),
 }
-"""Relative thresholds (dB re the stem's active RMS) training could show: [-30, +4] dB for the compressor."""
+"""Relative thresholds (dB re the dry source's RMS) training could show: [-30, +4] dB for the compressor."""
 
 
 def unsure_bounds(thresholds: Mapping[str, float], calibrated: Mapping[str, float] | None = None
@@ -113,8 +115,7 @@ def relative_thresholds(name: str, params: Mapping[str, float], level_db: float)
         return out
     relative = float(out["threshold_db"]) - level_db
     if name in RELATIVE_THRESHOLD_RANGE_DB:
-        low, high = RELATIVE_THRESHOLD_RANGE_DB[name]
-        relative = min(max(relative, low), high)
+        relative = max(relative, RELATIVE_THRESHOLD_RANGE_DB[name][0])  # raised, never lowered (see above)
     out["threshold_rel_db"] = relative
     out["threshold_db"] = level_db + relative
     return out

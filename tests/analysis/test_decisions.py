@@ -73,9 +73,11 @@ def test_calibrated_unsure_bounds_are_used_and_checked():
 def test_compressor_thresholds_are_reported_both_ways_and_kept_plausible():
     params = relative_thresholds("compressor", {"threshold_db": -36.0, "ratio": 3.0}, level_db=-30.0)
     assert params["threshold_db"] == -36.0 and params["threshold_rel_db"] == -6.0
-    low, high = RELATIVE_THRESHOLD_RANGE_DB["compressor"]
-    quiet = relative_thresholds("compressor", {"threshold_db": -30.0}, level_db=-50.0)  # above every sample
-    assert quiet["threshold_rel_db"] == high and quiet["threshold_db"] == -50.0 + high
+    low, _ = RELATIVE_THRESHOLD_RANGE_DB["compressor"]
+    loud = relative_thresholds("compressor", {"threshold_db": -42.0}, level_db=-6.0)  # far below the signal
+    assert loud["threshold_rel_db"] == low and loud["threshold_db"] == -6.0 + low  # raised: a gentler inverse
+    quiet = relative_thresholds("compressor", {"threshold_db": -30.0}, level_db=-50.0)  # above the stem
+    assert quiet["threshold_rel_db"] == 20.0 and quiet["threshold_db"] == -30.0  # never lowered
     limiter = relative_thresholds("limiter", {"threshold_db": -3.0}, level_db=-20.0)
     assert limiter["threshold_rel_db"] == 17.0
     assert relative_thresholds("delay", {"delay_s": 0.2}, -20.0) == {"delay_s": 0.2}
