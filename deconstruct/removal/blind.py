@@ -24,7 +24,7 @@ import torch
 
 from deconstruct.effects.catalog import effect_spec
 
-__all__ = ["ESTIMATOR_FILE", "BlindCompressorEstimator", "dynamics_features", "estimate_compressor",
+__all__ = ["ESTIMATOR_FILE", "BlindCompressorEstimator", "chosen_params", "dynamics_features", "estimate_compressor",
            "load_estimator"]
 
 ESTIMATOR_FILE = Path(__file__).with_name("blind_compressor.json")
@@ -79,6 +79,7 @@ class BlindCompressorEstimator:
         self.layers = [(torch.tensor(w, dtype=torch.float32), torch.tensor(b, dtype=torch.float32))
                        for w, b in state["layers"]]
         self.gate_ratio = float(state.get("gate_ratio", 1.3))
+        self.shrink = float(state.get("shrink", 1.0))
         self.record = {k: v for k, v in state.items() if k not in ("feature_mean", "feature_std", "layers")}
 
     @staticmethod
@@ -119,7 +120,15 @@ def estimate_compressor(samples: torch.Tensor, sample_rate: int,
     if estimator is None:
         return None
     params = estimator.predict(dynamics_features(samples, sample_rate))
-    if params["ratio"] < estimator.gate_ratio:
+    return chosen_params(params, estimator.gate_ratio, estimator.shrink)
+
+
+def chosen_params(params: dict[str, float], gate_ratio: float, shrink: float) -> dict[str, float] | None:
+    """What the inverse uses: ``None`` under the gate, else the estimate clamped to the catalog ranges with the
+    ratio pulled towards 1 by ``shrink`` (``1 + shrink · (ratio - 1)``: an unsure estimate expands less)."""
+    if params["ratio"] < gate_ratio:
         return None
     spec = effect_spec("compressor")
-    return {name: min(max(value, spec.param(name).minimum), spec.param(name).maximum) for name, value in params.items()}
+    out = {name: min(max(value, spec.param(name).minimum), spec.param(name).maximum) for name, value in params.items()}
+    out["ratio"] = 1.0 + shrink * (min(params["ratio"], spec.param("ratio").maximum) - 1.0)
+    return out

@@ -65,7 +65,7 @@ _SEPARATION = {
              "augment": {"gain_swap_flip": None, "remix": None, "effects": ANY}},
     "train": {**_TRAINER, "valid_items": None}, "output": _OUTPUT,
 }
-_BLIND = {"name": None, "seed": None, "data_root": None, "gates": None, "max_harm_db": None,
+_BLIND = {"name": None, "seed": None, "data_root": None, "gates": None, "shrinks": None, "max_harm_db": None,
           "data": {"train_items": None, "valid_items": None, "holds_share": None, "duration_s": None,
                    "level_db": None},
           "model": {"hidden": None}, "train": {"steps": None, "lr": None, "max_minutes": None}, "output": _OUTPUT}
