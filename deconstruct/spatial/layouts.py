@@ -127,6 +127,14 @@ _R = _speaker("R", "M-030", -30.0, 0.0, SPEAKER_FRONT_RIGHT)
 _C = _speaker("C", "M+000", 0.0, 0.0, SPEAKER_FRONT_CENTER)
 _LFE = Loudspeaker("LFE", "LFE1", 0.0, 0.0, SPEAKER_LOW_FREQUENCY, is_lfe=True)
 
+_BED_7_1 = (  # the 7.1 bed, also the ear-level layer of 7.1.4
+    _L, _R, _C, _LFE,
+    _speaker("Lb", "M+135", 135.0, 0.0, SPEAKER_BACK_LEFT),
+    _speaker("Rb", "M-135", -135.0, 0.0, SPEAKER_BACK_RIGHT),
+    _speaker("Ls", "M+090", 90.0, 0.0, SPEAKER_SIDE_LEFT),
+    _speaker("Rs", "M-090", -90.0, 0.0, SPEAKER_SIDE_RIGHT),
+)
+
 LOUDSPEAKER_LAYOUTS: dict[str, LoudspeakerLayout] = {
     "2.0": LoudspeakerLayout("2.0", "0+2+0", (_L, _R)),
     "5.1": LoudspeakerLayout(
@@ -138,26 +146,12 @@ LOUDSPEAKER_LAYOUTS: dict[str, LoudspeakerLayout] = {
             _speaker("Rs", "M-110", -110.0, 0.0, SPEAKER_SIDE_RIGHT),
         ),
     ),
-    "7.1": LoudspeakerLayout(
-        "7.1",
-        "0+7+0",
-        (
-            _L, _R, _C, _LFE,
-            _speaker("Lb", "M+135", 135.0, 0.0, SPEAKER_BACK_LEFT),
-            _speaker("Rb", "M-135", -135.0, 0.0, SPEAKER_BACK_RIGHT),
-            _speaker("Ls", "M+090", 90.0, 0.0, SPEAKER_SIDE_LEFT),
-            _speaker("Rs", "M-090", -90.0, 0.0, SPEAKER_SIDE_RIGHT),
-        ),
-    ),
+    "7.1": LoudspeakerLayout("7.1", "0+7+0", _BED_7_1),
     "7.1.4": LoudspeakerLayout(
         "7.1.4",
         "4+7+0",
         (
-            _L, _R, _C, _LFE,
-            _speaker("Lb", "M+135", 135.0, 0.0, SPEAKER_BACK_LEFT),
-            _speaker("Rb", "M-135", -135.0, 0.0, SPEAKER_BACK_RIGHT),
-            _speaker("Ls", "M+090", 90.0, 0.0, SPEAKER_SIDE_LEFT),
-            _speaker("Rs", "M-090", -90.0, 0.0, SPEAKER_SIDE_RIGHT),
+            *_BED_7_1,
             _speaker("TFL", "U+045", 45.0, 30.0, SPEAKER_TOP_FRONT_LEFT),
             _speaker("TFR", "U-045", -45.0, 30.0, SPEAKER_TOP_FRONT_RIGHT),
             _speaker("TBL", "U+135", 135.0, 30.0, SPEAKER_TOP_BACK_LEFT),
