@@ -111,7 +111,8 @@ def test_sigterm_while_writing_leaves_no_partial_file(tmp_path, song):
     assert main([str(song), "-o", str(out), *SEPARATE]) == 0
 
 
-def test_overwrite_removes_exactly_the_previous_outputs(tmp_path, song):
+def test_overwrite_removes_exactly_the_previous_outputs(tmp_path):
+    song = write_song(tmp_path / "short.flac", 1.5)
     out = tmp_path / "x"
     full = [str(song), "-o", str(out), "-q", "--device", "cpu", "--removal-model", "dsp-only", "--upmix", "5.1"]
     assert main(full) == 0
@@ -145,12 +146,14 @@ def test_pcm_output_on_the_shipped_example_uses_one_common_gain(tmp_path):
 
 
 def test_headroom_by_hand(tmp_path, capsys):
+    loud = tmp_path / "loud.wav"
+    sf.write(loud, 8.0 * sf.read(write_song(tmp_path / "s.wav", 1.0, subtype="FLOAT"))[0], 44100, subtype="FLOAT")
     out = tmp_path / "pcm"
-    assert main([str(EXAMPLE), "-o", str(out), *SEPARATE, "--bit-depth", "24", "--headroom-db", "0.1"]) == 3
+    assert main([str(loud), "-o", str(out), *SEPARATE, "--bit-depth", "24", "--headroom-db", "0.1"]) == 3
     err = capsys.readouterr().err.strip()
-    assert "--headroom-db" in err and len(err.splitlines()) == 1 and not out.exists()
-    assert main([str(EXAMPLE), "-o", str(out), *SEPARATE, "--bit-depth", "24", "--headroom-db", "3"]) == 0
-    assert json.loads((out / "report.json").read_text())["pcm_gain_db"] == -3.0
+    assert "--headroom-db" in err and len(err.splitlines()) == 1 and not out.exists()  # a clip leaves no mess
+    assert main([str(loud), "-o", str(out), *SEPARATE, "--bit-depth", "24", "--headroom-db", "30"]) == 0
+    assert json.loads((out / "report.json").read_text())["pcm_gain_db"] == -30.0
 
 
 @pytest.mark.parametrize("settings,message", [
@@ -181,9 +184,6 @@ def test_stage_times_add_up_to_the_wall_time_and_progress_bars(tmp_path, song):
     parts = sum(value for key, value in timings.items() if key != "total")
     assert abs(parts - timings["total"]) < 0.01
     assert abs(timings["total"] - wall) <= 0.05 * wall + 0.3
-    quiet = subprocess.run([sys.executable, "-m", "deconstruct", str(song), "-o", str(tmp_path / "q"), "-q",
-                            "--device", "cpu", "--stages", "separate"], cwd=REPO, capture_output=True, text=True)
-    assert quiet.returncode == 0 and "separating" not in quiet.stderr and quiet.stdout == ""
 
 
 def write_remix(folder):

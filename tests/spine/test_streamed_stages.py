@@ -65,7 +65,7 @@ def test_streamed_resynthesis_equals_whole(tmp_path):
     from deconstruct.run_folder import streaming_resynthesis
 
     rate = 44100
-    dry = {"a": stem(2.5, rate, 1), "b": stem(2.5, rate, 2)}
+    dry = {"a": stem(1.5, rate, 1), "b": stem(1.5, rate, 2)}
     mixture = dry["a"] + dry["b"] * 0.5
     compressor = EffectEstimate("compressor", 0.9, {"threshold_db": -20.0, "ratio": 4.0, "attack_ms": 5.0,
                                                     "release_ms": 100.0}, 0.5)
