@@ -295,11 +295,11 @@ def remove_stale_temporaries(root: Path) -> list[Path]:
 
 
 def _is_stale_temporary(path: Path) -> bool:
-    name = path.name
+    name = "." + path.name.lstrip(".")  # scratch files named after a temporary (".<temporary>.<random>") too
     if name.startswith(TEMP_PREFIX):
         pid = name[len(TEMP_PREFIX):].split(".", 1)[0]
         return path.is_file() and not (pid.isdigit() and _alive(int(pid)))
-    return name.startswith(".") and name.endswith(_LEGACY_SUFFIX) and path.is_file()
+    return path.name.startswith(".") and path.name.endswith(_LEGACY_SUFFIX) and path.is_file()
 
 
 def _alive(pid: int) -> bool:

@@ -62,7 +62,8 @@ def test_stale_temporaries_of_a_killed_run_are_removed_and_permissions_agree(tmp
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     stale = [out / "stems" / f".deconstruct-partial.{dead.pid}.0a1b2c3d.vocals.wav",
-             out / f".deconstruct-partial.{dead.pid}.0a1b2c3d.report.json", out / "stems" / ".bass.k2j3.partial.wav"]
+             out / f".deconstruct-partial.{dead.pid}.0a1b2c3d.report.json", out / "stems" / ".bass.k2j3.partial.wav",
+             out / "stems" / f"..deconstruct-partial.{dead.pid}.0a1b2c3d.drums.x1y2.float32"]
     for path in stale:
         path.write_bytes(b"\0" * 1000)
     assert main([str(song), "-o", str(out), *SEPARATE, "--upmix", "2.0"]) == 0
