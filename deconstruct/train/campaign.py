@@ -75,17 +75,16 @@ def removal_loss(estimate: torch.Tensor, target: torch.Tensor, stft: MultiResolu
     return stft(estimate, target) - sdr.mean() / 10.0
 
 
-def shipped_removal() -> tuple[str, dict[str, Any], dict[str, torch.Tensor]]:
-    """The shipped default removal model: name, config, state dict (no network when none is shipped)."""
-    from deconstruct.models.registry import resolve
+def shipped_removal(bundle: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, torch.Tensor]]:
+    """The shipped default removal model the bundle carries: name, config, state dict (no network when none is
+    shipped)."""
+    snapshot = bundle["shipped_removal"]
+    return snapshot["name"], dict(snapshot["config"]), dict(snapshot["state_dict"])
 
-    resolved = resolve("removal", None)
-    return resolved.name, dict(resolved.config), dict(resolved.state_dict)
 
-
-def shipped_network(effect: str) -> nn.Module | None:
+def shipped_network(bundle: dict[str, Any], effect: str) -> nn.Module | None:
     """The shipped model's network for ``effect`` (``None``: it passes the effect through)."""
-    _, config, state = shipped_removal()
+    _, config, state = shipped_removal(bundle)
     entry = config.get("effects", {}).get(effect, {})
     if not entry.get("net"):
         return None
@@ -142,10 +141,11 @@ def network_checkpoint(path: Path, effect: str, spec: dict[str, Any], net: nn.Mo
                            {f"{effect}.{k}": v for k, v in net.state_dict().items()}, metrics, half=half)
 
 
-def merged_removal(path: Path, winners: dict[str, tuple[dict[str, Any], nn.Module]],
+def merged_removal(path: Path, bundle: dict[str, Any], winners: dict[str, tuple[dict[str, Any], nn.Module]],
                    metrics: dict[str, Any]) -> Path:
     """The shipped removal model with the winning networks put in (float16), saved to ``path``."""
-    name, config, state = shipped_removal()
+    name, config, state = shipped_removal(bundle)
+    name = "removal-default" if name == "dsp-only" else name
     effects = {k: dict(v) for k, v in config.get("effects", {}).items()}
     for effect, (spec, net) in winners.items():
         state = {k: v for k, v in state.items() if not k.startswith(f"{effect}.")}

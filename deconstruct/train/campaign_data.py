@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["EFFECTS", "RemovalBatches", "load_bundle", "prepare_bundle", "save_bundle", "synthetic_bundle"]
+__all__ = ["EFFECTS", "RemovalBatches", "load_bundle", "prepare_bundle", "save_bundle", "shipped_removal_snapshot",
+           "synthetic_bundle"]
 
 SAMPLE_RATE = 44100
 EFFECTS = ("reverb", "chorus")
@@ -58,6 +59,21 @@ def freeverb_irs(room_sizes: list[float], sample_rate: int = SAMPLE_RATE, second
                                   width=fixed["width"])
         out.append(torch.from_numpy(board(impulse, float(sample_rate), reset=True)[0].copy()))
     return out
+
+
+def shipped_removal_snapshot() -> dict[str, Any]:
+    """The shipped default removal model as the bundle carries it: ``{"name", "config", "state_dict"}`` (the
+    built-in signal-processing model has no weights)."""
+    from deconstruct.errors import ModelError
+    from deconstruct.models.registry import default_model, resolve
+
+    try:
+        resolved = resolve("removal", None)
+        return {"name": resolved.name, "config": dict(resolved.config), "state_dict": dict(resolved.state_dict)}
+    except ModelError:  # the built-in default
+        from deconstruct.removal.remover import dsp_only_config
+
+        return {"name": default_model("removal"), "config": dsp_only_config(SAMPLE_RATE), "state_dict": {}}
 
 
 def prepare_bundle(root: str | Path | None = None, synthetic_rooms: int = 24, freeverb_train: int = 16,
@@ -103,6 +119,7 @@ def prepare_bundle(root: str | Path | None = None, synthetic_rooms: int = 24, fr
         "eval_rooms": [room(p) for p in eval_rirs],
         "train_freeverb": {"room_size": train_sizes, "irs": [h.half() for h in freeverb_irs(train_sizes)]},
         "eval_freeverb": {"room_size": eval_sizes, "irs": [h.half() for h in freeverb_irs(eval_sizes)]},
+        "shipped_removal": shipped_removal_snapshot(),
     }
 
 
@@ -126,7 +143,8 @@ def synthetic_bundle(seed: int = 0, seconds: float = 6.0) -> dict[str, Any]:
     return {"sample_rate": SAMPLE_RATE, "source": "synthesised (no shared data found): numbers measure nothing real",
             "train_dry": [tone() for _ in range(6)], "eval_dry": [tone() for _ in range(3)],
             "train_rooms": rooms[:8], "eval_rooms": rooms[8:],
-            "train_freeverb": {"room_size": [], "irs": []}, "eval_freeverb": {"room_size": [], "irs": []}}
+            "train_freeverb": {"room_size": [], "irs": []}, "eval_freeverb": {"room_size": [], "irs": []},
+            "shipped_removal": shipped_removal_snapshot()}
 
 
 def save_bundle(bundle: dict[str, Any], path: str | Path) -> Path:

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     effects = [e for e in args.effects.split(",") if e]
     record: dict = {"minutes": args.minutes, "size": size, "device": str(device),
                     "torch": torch.__version__, "bundle": bundle_summary(bundle), "models": {}}
-    shipped_name, _, _ = C.shipped_removal()
+    shipped_name, _, _ = C.shipped_removal(bundle)
     record["shipped_removal"] = shipped_name
     C.write_json(args.out / "campaign.json", record)
     log(f"device {device}; bundle {record['bundle']}")
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         record["models"][f"removal/{effect}"] = entry
         log(f"{effect}: training for {budget:.0f} s")
         cases = C.eval_cases(bundle, effect, settings["eval_cases"], settings["eval_s"])
-        shipped = C.evaluate(C.shipped_network(effect), cases, device)
+        shipped = C.evaluate(C.shipped_network(bundle, effect), cases, device)
         entry["shipped"] = shipped
         path = args.out / f"{effect}-candidate.pt"
 
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{effect}: {steps} steps, candidate {candidate}, shipped {shipped}, beats shipped: {beats}")
         if beats:
             winners[effect] = (spec, net.cpu())
-            C.merged_removal(args.out / "removal-candidate.pt", winners, {"campaign": record["models"]})
+            C.merged_removal(args.out / "removal-candidate.pt", bundle, winners, {"campaign": record["models"]})
     record["models"]["analysis"] = {
         "skipped": "the separated-stem analysis material is rendered on the CPU with the shipped separator "
                    "(recipes/effect_classifier/separated_material.py): its feature banks (about 360 MB, plus 240 MB of "

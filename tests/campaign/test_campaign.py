@@ -28,7 +28,7 @@ def test_smoke_campaign_runs_without_soundfile_or_pedalboard(bundle_file, tmp_pa
     out = tmp_path / "campaign"
     result = subprocess.run(
         [sys.executable, "-c", NO_AUDIO_LIBRARIES, "--minutes", "1", "--out", str(out), "--smoke", "--bundle",
-         str(bundle_file)], cwd=REPO, capture_output=True, text=True, timeout=120)
+         str(bundle_file)], cwd=REPO, capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stderr[-2000:]
     files = sorted(p for p in out.rglob("*") if p.is_file())
     assert len(files) <= 8 and all(p.parent == out and p.stat().st_size < 16 * 2**20 for p in files)
