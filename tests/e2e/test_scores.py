@@ -22,13 +22,15 @@ VOCAL_CHAIN = Chain((Effect("compressor", {"threshold_db": -30.0, "ratio": 4.0, 
 
 
 def oracle(song: Song, stems: dict[str, Audio]) -> Deconstruction:
-    """What a perfect pipeline returns: ``stems``, the true chains (probability 1) and the true dry stems."""
+    """What a perfect pipeline returns: ``stems``, the true chains (probability 1), the true dry stems and every
+    true effect's removal kept."""
     analyses = {stem: StemAnalysis(tuple(
         EffectEstimate(name, 1.0 if name in chain else 0.0, dict(chain.get(name).params) if name in chain else {})
         for name in EFFECT_NAMES)) for stem, chain in song.chains.items()}
     dry = {stem: song.dry.get(stem, audio) for stem, audio in stems.items()}
-    return Deconstruction(song.mixture, stems, {}, {}, None, {**analyses, "drums": analyses["other"]}, dry,
-                          {stem: [] for stem in stems})
+    removals = {stem: [{"name": name, "method": "oracle", "params": {}, "kept": True}
+                       for name in reversed(song.chains[stem].names)] if stem in song.chains else [] for stem in stems}
+    return Deconstruction(song.mixture, stems, {}, {}, None, {**analyses, "drums": analyses["other"]}, dry, removals)
 
 
 @pytest.fixture(scope="module")
