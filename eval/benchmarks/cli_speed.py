@@ -2,8 +2,9 @@
 
 Builds a 3-minute and a 10-minute stereo song by looping the shipped example, runs the CLI on each in a fresh
 process (``--threads`` CPU threads, default 2), and prints wall time, real-time factor (wall / audio duration), peak
-RSS (``os.wait4`` of each child), the peak's ratio to the first song's, and the real-time factor of every stage
-from report.json's ``timings_s`` (startup, separation, analysis, removal, resynthesis, render, pcm, report).
+RSS and CPU seconds (``os.wait4`` of each child), the peak's ratio to the first song's, and the real-time factor
+of every stage from report.json's ``timings_s`` (startup, separation, analysis, removal, resynthesis, render, pcm,
+report). The load average is printed: on a shared machine wall times grow with it, CPU seconds and memory do not.
 
     python eval/benchmarks/cli_speed.py [--minutes 3 10] [--model NAME_OR_PATH] [--stages separate,analyze,remove]
         [--extra "--upmix 5.1,binaural"]
@@ -42,8 +43,8 @@ def make_song(path: Path, minutes: float) -> float:
     return total / rate
 
 
-def run_cli(song: Path, out: Path, extra: list[str], threads: int = 2) -> tuple[float, float]:
-    """Run the CLI in a child process; returns (wall seconds, peak RSS in MB of the child)."""
+def run_cli(song: Path, out: Path, extra: list[str], threads: int = 2) -> tuple[float, float, float]:
+    """Run the CLI in a child process; returns (wall seconds, peak RSS in MB, CPU seconds of the child)."""
     started = time.perf_counter()
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     child = subprocess.Popen([sys.executable, "-m", "deconstruct", str(song), "-o", str(out), "-q", "--device", "cpu",
@@ -52,7 +53,7 @@ def run_cli(song: Path, out: Path, extra: list[str], threads: int = 2) -> tuple[
     wall = time.perf_counter() - started
     if status != 0:
         raise SystemExit(f"the CLI failed on {song.name} (status {status})")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 STAGE_ORDER = ("startup", "separation", "analysis", "removal", "resynthesis", "render", "pcm", "report")
@@ -70,19 +71,19 @@ def main() -> None:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {args.threads} threads, "
           f"Python {platform.python_version()}, load average {load:.1f}; options: {' '.join(extra)}")
-    print(f"{'minutes':>8} {'wall_s':>8} {'rtf':>6} {'peak_rss_mb':>12} {'vs_first':>9}  rtf per stage")
+    print(f"{'minutes':>8} {'wall_s':>8} {'rtf':>6} {'cpu_s':>8} {'peak_rss_mb':>12} {'vs_first':>9}  rtf per stage")
     first_peak = None
     with tempfile.TemporaryDirectory() as tmp:
         for minutes in args.minutes:
             song = Path(tmp) / f"song_{minutes:g}min.wav"
             duration = make_song(song, minutes)
             out = Path(tmp) / f"out_{minutes:g}"
-            wall, peak = run_cli(song, out, extra, args.threads)
+            wall, peak, cpu = run_cli(song, out, extra, args.threads)
             first_peak = first_peak or peak
             timings = json.loads((out / "report.json").read_text()).get("timings_s", {})
             stages = " ".join(f"{key} {timings[key] / duration:.3f}" for key in STAGE_ORDER if key in timings)
-            print(f"{minutes:>8g} {wall:>8.1f} {wall / duration:>6.3f} {peak:>12.0f} {peak / first_peak:>9.2f}  {stages}",
-                  flush=True)
+            print(f"{minutes:>8g} {wall:>8.1f} {wall / duration:>6.3f} {cpu:>8.1f} {peak:>12.0f} "
+                  f"{peak / first_peak:>9.2f}  {stages}", flush=True)
             shutil.rmtree(out, ignore_errors=True)
             song.unlink()
 
