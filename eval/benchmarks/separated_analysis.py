@@ -9,7 +9,10 @@ false-positive rate of every catalog effect on items whose source carries no eff
 "unsure". A detection is the analyzer's own decision (``detected``: at or above its threshold, no veto).
 
     python -m eval.benchmarks.separated_analysis --items 96 --model default --model runs/x/candidate.pt \\
-        --out reports/separated_analysis.json
+        --out reports/separated_analysis.json [--store]
+
+``--store`` writes each model's scores into its metrics file (section ``separated_analysis``), where the index's
+headline can point.
 """
 
 from __future__ import annotations
@@ -75,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--voices-only", action="store_true", help="leave the instrument sources out")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, help="write the scores and per-item rows as JSON")
+    parser.add_argument("--store", action="store_true",
+                        help="write each model's scores into its metrics file (section separated_analysis)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     started = time.time()
@@ -104,6 +109,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             fpr = ", ".join(f"{n} {s['fpr_clean'][n]:.2f}" for n in PROTOCOL_EFFECTS)
             print(f"{analyzers[model].name:28s} {condition:10s} macro-F1 {s['macro_f1']:.3f} "
                   f"(all-present {s['all_present_baseline_macro_f1']:.3f}); FPR on clean: {fpr}")
+    if args.store:
+        from eval.store import store_suite_results
+
+        for model in models:
+            target = analyzers[model].name if model == "default" else model
+            scores_of = {"protocol": report["protocol"], **{c: report["models"][model][c] for c in rows[model]}}
+            print(f"stored in {store_suite_results(target, 'separated_analysis', scores_of)}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({**report, "rows": rows}, indent=1))

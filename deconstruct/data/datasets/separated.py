@@ -361,7 +361,8 @@ def song_windows(song: Song, separated: Mapping[str, torch.Tensor], window: int,
 
 def material_folder(config: Mapping[str, Any], root: str | Path) -> Path:
     """``root/<hash>``: the hash covers the material settings (without song and shard counts), the feature settings
-    and the separator's weights, so a changed setting never reuses shards built with the old one."""
+    and the separator's weights (their tensors, not the file's bytes), so a changed setting never reuses shards built with the old one."""
+    from deconstruct.models.checkpoint import tensors_sha256
     from deconstruct.models.registry import resolve
 
     section = {k: v for k, v in config["data"]["separated"].items() if k not in _RUN_KEYS}
@@ -370,7 +371,7 @@ def material_folder(config: Mapping[str, Any], root: str | Path) -> Path:
             section[part] = {k: v for k, v in section[part].items() if k not in ("songs", "shards")}
     separator = resolve("separation", section.get("separator"))
     key = json.dumps({"material": section, "features": config.get("features", {}),
-                      "separator": separator.sha256 or separator.name, "version": 1}, sort_keys=True, default=str)
+                      "separator": tensors_sha256(separator.state_dict), "version": 1}, sort_keys=True, default=str)
     return Path(root) / hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
