@@ -24,6 +24,7 @@ import torch
 
 from deconstruct.audio import resample
 from deconstruct.metrics.sdr import si_sdr
+from deconstruct.shapes import check_rank, check_same_trailing
 
 __all__ = ["MEL_CONFIGS", "MSR_SAMPLE_RATE", "multi_mel_snr", "si_snr"]
 
@@ -34,9 +35,8 @@ _EPS = 1e-8
 
 
 def _check(reference: torch.Tensor, estimate: torch.Tensor) -> None:
-    if reference.dim() != 2 or reference.shape != estimate.shape:
-        raise ValueError(f"reference {tuple(reference.shape)} and estimate {tuple(estimate.shape)} must both be "
-                         "[channels, samples] of the same shape")
+    check_rank(reference, 2, "reference", "[channels, samples]")
+    check_same_trailing(reference, estimate, 2, "mel SNR", "[channels, samples]", ("reference", "estimate"))
 
 
 def si_snr(reference: torch.Tensor, estimate: torch.Tensor) -> float:

@@ -38,6 +38,7 @@ from deconstruct.data.material.recordings import shared_data_root
 from deconstruct.effects.catalog import EFFECT_NAMES, total_params
 from deconstruct.effects.chain import Chain
 from deconstruct.errors import InputError
+from deconstruct.files import atomic_path
 from deconstruct.models.checkpoint import save_checkpoint
 from deconstruct.models.effect_nets import FEATURE_KEYS, build_effect_net
 
@@ -227,9 +228,8 @@ def build_shard(config: dict[str, Any], part: str, shard: int, path: str | Path,
     bank = {key: torch.cat(values) for key, values in columns.items()}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    torch.save(bank, partial)
-    partial.replace(path)
+    with atomic_path(path) as partial:
+        torch.save(bank, partial)
     return path
 
 
