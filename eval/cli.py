@@ -17,7 +17,8 @@ SUITES = {
     "separation": ("eval.separation_suite", "stems vs references: BSSEval v4 and whole-track SDR, with baselines"),
     "analysis": ("eval.analysis_suite", "effect detection F1 and parameter errors on eval dry recordings"),
     "removal": ("eval.removal_suite", "effect removal: SI-SDR and multi-resolution STFT distance to the dry stem"),
-    "e2e": ("eval.e2e_suite", "whole deconstructions of songs built from eval recordings with known effects"),
+    "e2e": ("eval.e2e_suite", "whole deconstructions of band-like songs: eval sources with known effects over "
+                              "rendered bands"),
     "band": ("eval.band_suite", "a voice with one known effect 3 dB under a real band: analysis and removal on "
                                 "the separated stem"),
     "wild": ("eval.wild_suite", "real songs without stems: detections and parameter spread per effect, every dry "
