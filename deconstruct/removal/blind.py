@@ -80,6 +80,7 @@ class BlindCompressorEstimator:
                        for w, b in state["layers"]]
         self.gate_ratio = float(state.get("gate_ratio", 1.3))
         self.shrink = float(state.get("shrink", 1.0))
+        self.prior_weight = float(state.get("prior_weight", 0.0))
         self.record = {k: v for k, v in state.items() if k not in ("feature_mean", "feature_std", "layers")}
 
     @staticmethod
@@ -120,15 +121,22 @@ def estimate_compressor(samples: torch.Tensor, sample_rate: int,
     if estimator is None:
         return None
     params = estimator.predict(dynamics_features(samples, sample_rate))
-    return chosen_params(params, estimator.gate_ratio, estimator.shrink)
+    return chosen_params(params, estimator.gate_ratio, estimator.shrink, estimator.prior_weight)
 
 
-def chosen_params(params: dict[str, float], gate_ratio: float, shrink: float) -> dict[str, float] | None:
-    """What the inverse uses: ``None`` under the gate, else the estimate clamped to the catalog ranges with the
-    ratio pulled towards 1 by ``shrink`` (``1 + shrink · (ratio - 1)``: an unsure estimate expands less)."""
+def chosen_params(params: dict[str, float], gate_ratio: float, shrink: float,
+                  prior_weight: float = 0.0) -> dict[str, float] | None:
+    """What the inverse uses: ``None`` under the gate, else the estimate clamped to the catalog ranges, blended
+    with the middle of the catalog ranges (``prior_weight`` of the way, in normalised units: the estimate's error
+    across recordings can exceed the prior's), with the ratio then pulled towards 1 by ``shrink``
+    (``1 + shrink · (ratio - 1)``: an unsure estimate expands less)."""
     if params["ratio"] < gate_ratio:
         return None
     spec = effect_spec("compressor")
-    out = {name: min(max(value, spec.param(name).minimum), spec.param(name).maximum) for name, value in params.items()}
-    out["ratio"] = 1.0 + shrink * (min(params["ratio"], spec.param("ratio").maximum) - 1.0)
+    out = {}
+    for name, value in params.items():
+        param = spec.param(name)
+        unit = float(param.normalise(min(max(value, param.minimum), param.maximum)))
+        out[name] = float(param.denormalise((1.0 - prior_weight) * unit + prior_weight * 0.5))
+    out["ratio"] = 1.0 + shrink * (out["ratio"] - 1.0)
     return out

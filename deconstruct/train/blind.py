@@ -102,16 +102,16 @@ def _gain(dry: torch.Tensor, wet: torch.Tensor, out: torch.Tensor) -> float:
 
 
 def evaluate(estimator: BlindCompressorEstimator, data: dict[str, Any], gates: list[float],
-             shrinks: list[float] = (1.0,)) -> dict[str, Any]:
-    """SI-SDR gain on items holding a compressor and loss on items lacking one, per (gate, shrink)."""
+             shrinks: list[float] = (1.0,), priors: list[float] = (0.0,)) -> dict[str, Any]:
+    """SI-SDR gain on items holding a compressor and loss on items lacking one, per (gate, shrink, prior)."""
     from deconstruct.removal.blind import chosen_params
 
     predictions = [estimator.predict(f) for f in data["features"]]
     table = {}
-    for gate, shrink in [(g, s) for g in gates for s in shrinks]:
+    for gate, shrink, prior in [(g, s, w) for g in gates for s in shrinks for w in priors]:
         holds, lacks = [], []
         for params, holding, (dry, wet, _) in zip(predictions, data["holds"], data["audio"]):
-            chosen = chosen_params(params, gate, shrink)
+            chosen = chosen_params(params, gate, shrink, prior)
             if chosen is None:
                 out = wet
             else:
@@ -120,7 +120,7 @@ def evaluate(estimator: BlindCompressorEstimator, data: dict[str, Any], gates: l
                 holds.append(_gain(dry, wet, out))
             else:
                 lacks.append(-_gain(dry, wet, out))
-        table[(gate, shrink)] = {"holds_gain_db": round(float(np.mean(holds)), 3),
+        table[(gate, shrink, prior)] = {"holds_gain_db": round(float(np.mean(holds)), 3),
                        "lacks_loss_db": round(float(np.mean(lacks)), 3),
                        "lacks_max_loss_db": round(float(np.max(lacks)), 3)}
     return table
@@ -149,14 +149,15 @@ def train_estimator(config: dict[str, Any]) -> dict[str, Any]:
     held_out = BlindCompressorEstimator(fit(part_a, hidden, steps, lr, seed))
     gates = [float(g) for g in config.get("gates", [1.1, 1.2, 1.3, 1.5, 1.7, 2.0])]
     shrinks = [float(s) for s in config.get("shrinks", [1.0])]
-    table = evaluate(held_out, valid, gates, shrinks)
+    priors = [float(w) for w in config.get("prior_weights", [0.0])]
+    table = evaluate(held_out, valid, gates, shrinks, priors)
     max_harm = float(config.get("max_harm_db", 0.8))
     safe = [key for key, row in table.items() if row["lacks_max_loss_db"] <= max_harm]
-    best = max(safe, key=lambda key: table[key]["holds_gain_db"]) if safe else (max(gates), min(shrinks))
+    best = max(safe, key=lambda key: table[key]["holds_gain_db"]) if safe else (max(gates), min(shrinks), 0.0)
     both = {key: torch.cat([part_a[key], part_b[key]]) for key in ("features", "targets", "holds")}
     state = fit(both, hidden, steps, lr, seed)  # shipped: fitted on every train recording
-    state["gate_ratio"], state["shrink"] = best
-    state["validation"] = {f"gate {g} shrink {s}": v for (g, s), v in table.items()}
+    state["gate_ratio"], state["shrink"], state["prior_weight"] = best
+    state["validation"] = {f"gate {g} shrink {s} prior {w}": v for (g, s, w), v in table.items()}
     state["validation_note"] = ("network fitted on half of the train split entries, scored on the other half "
                                 "(recordings it never heard); the shipped one is refitted on all")
     state["training"] = {"config": config, "data_seconds": round(data_s, 1),

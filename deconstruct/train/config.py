@@ -65,12 +65,14 @@ _SEPARATION = {
              "augment": {"gain_swap_flip": None, "remix": None, "effects": ANY}},
     "train": {**_TRAINER, "valid_items": None}, "output": _OUTPUT,
 }
-_BLIND = {"name": None, "seed": None, "data_root": None, "gates": None, "shrinks": None, "max_harm_db": None,
+_BLIND = {"name": None, "seed": None, "data_root": None, "gates": None, "shrinks": None, "prior_weights": None,
+          "max_harm_db": None,
           "data": {"train_items": None, "valid_items": None, "holds_share": None, "duration_s": None,
                    "level_db": None},
           "model": {"hidden": None}, "train": {"steps": None, "lr": None, "max_minutes": None}, "output": _OUTPUT}
-SCHEMAS: dict[str, dict[str, Any]] = {"blind_estimation": _BLIND, "effect_classifier": _ANALYSIS, "effect_parameters": _ANALYSIS,
-                                      "effect_removal": _REMOVAL, "separation": _SEPARATION}
+SCHEMAS: dict[str, dict[str, Any]] = {"blind_estimation": _BLIND, "effect_classifier": _ANALYSIS,
+                                      "effect_parameters": _ANALYSIS, "effect_removal": _REMOVAL,
+                                      "separation": _SEPARATION}
 """The schema of each recipe folder's configs."""
 
 REQUIRED: tuple[str, ...] = ("name", "train.max_minutes", "output.export")
