@@ -40,7 +40,7 @@ def test_checkpoint_round_trip_half_and_strict(tmp_path):
     fresh = build_separation_net(CONFIG)
     fresh.load_state_dict(resolved.state_dict, strict=True)
     payload = load_checkpoint(path)
-    assert set(payload) == {"name", "config", "state_dict", "versions", "metrics"}
+    assert set(payload) == {"name", "config", "state_dict", "versions", "metrics", "tensors_sha256"}
 
 
 def test_registry_errors(tmp_path):
