@@ -23,8 +23,9 @@ and is scored on the source's stem in two conditions: ``separated`` (the stem th
 (analysis and removal on the true effected source, no separation: what separation costs).
 
 - detection: per effect precision, recall and F1 over :data:`PROTOCOL_EFFECTS`, their macro-F1 beside the "every
-  effect present" baseline; the false-positive rate of every catalog effect on the items whose source carries no
-  effect (``fpr_clean``) and on every item lacking it (``fpr_negatives``); "unsure" decisions are counted apart;
+  effect present" baseline, and each effect's ROC-AUC of the probabilities (threshold-free, beside chance: 0.5);
+  the false-positive rate of every catalog effect on the items whose source carries no effect (``FPR clean``) and
+  on every item lacking it (``FPR negatives``); "unsure" decisions are counted apart;
 - dry: SI-SDR (dB) of the dry estimate to the true dry source minus that of the condition's input (the separated
   stem, or the true wet source): the gain of removal, for items with an effect and items without;
 - levels: every dry stem's RMS, loudness and peak change against its stem (:mod:`eval.levels`; all separated stems,
@@ -376,6 +377,13 @@ def _row(model: str, condition: str, metric: str, value: float, target: str = ""
             "target": target, "baseline": baseline, "baseline_value": round(float(baseline_value), 4)}
 
 
+def _auc(truth: np.ndarray, scores: np.ndarray) -> float:
+    """ROC-AUC of ``scores`` for boolean ``truth`` (``nan`` when only one class is present)."""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(truth, scores)) if 0 < truth.sum() < len(truth) else float("nan")
+
+
 def detection_rows(table: pd.DataFrame, model: str, condition: str) -> list[dict[str, Any]]:
     """Macro-F1 over :data:`PROTOCOL_EFFECTS` beside "every effect present", per-effect F1 and false-positive
     rates, for one (model, condition) slice of :attr:`BandResults.items`."""
@@ -389,6 +397,10 @@ def detection_rows(table: pd.DataFrame, model: str, condition: str) -> list[dict
                 macro_f1(everything))]
     out += [_row(model, condition, f"F1 {name}", scores[name]["f1"], "", "every effect present",
                  everything[name]["f1"]) for name in PROTOCOL_EFFECTS]
+    areas = {name: _auc(truth[:, i], table[f"p_{name}"].to_numpy()) for i, name in enumerate(PROTOCOL_EFFECTS)}
+    out.append(_row(model, condition, "mean ROC-AUC (threshold-free)", float(np.nanmean(list(areas.values()))), "",
+                    "chance", 0.5))
+    out += [_row(model, condition, f"ROC-AUC {name}", area, "", "chance", 0.5) for name, area in areas.items()]
     clean = table[table["effect"] == "none"]
     for name in EFFECT_NAMES:
         if f"det_{name}" not in table:
