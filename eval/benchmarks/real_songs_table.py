@@ -20,6 +20,7 @@ def band_table(folder: Path) -> str:
     """The targets' table: one row per measure, separated stem and true wet stem side by side."""
     summary = pd.read_csv(folder / "summary.csv")
     rows = [("detection macro-F1 (reverb, compressor, distortion, delay, chorus)", "detection macro-F1", 2),
+            ("mean ROC-AUC of the five effects' probabilities (threshold-free)", "mean ROC-AUC (threshold-free)", 2),
             ("dry SI-SDR gain, effect on the voice (dB)", "dry SI-SDR gain, effect on source (dB)", 2),
             ("dry SI-SDR gain, no effect (dB)", "dry SI-SDR gain, no effect (dB)", 2),
             ("max \\|RMS change\\| of a dry stem (dB)", "max |RMS change| of a dry stem (dB)", 2),
@@ -30,7 +31,7 @@ def band_table(folder: Path) -> str:
     for model, part in summary.groupby("model", sort=False):
         values = part.pivot_table(index="metric", columns="condition", values="value", sort=False)
         meta = part.drop_duplicates("metric").set_index("metric")
-        for label, metric, digits in rows:
+        for label, metric, digits in [row for row in rows if row[1] in meta.index]:
             base = meta.loc[metric]
             baseline = f"{base['baseline']}: {_number(base['baseline_value'], digits)}" if isinstance(
                 base["baseline"], str) else ""
