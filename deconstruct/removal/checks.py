@@ -20,7 +20,12 @@ estimate ``y``. It is kept (under the safe policy) only when all three checks pa
     -70 LUFS) so a change is always a number.
 (c) **peak**: the dry estimate's sample peak is at most the stem's own peak + :data:`PEAK_MARGIN_DB` (3 dB).
 
-Levels are never renormalised to pass a check. Every statistic is a running sum over blocks, so the checks
+Levels are never renormalised to pass a check. Compressor, limiter and distortion removals are level-preserving by
+definition (:mod:`deconstruct.removal.effect_removers`): the inverse's output ``u`` is returned as ``y = g u`` at the
+step input's active RMS level, with ``g`` fixed before any check runs; and a step after such a removal runs its
+inverse on ``x / c``, ``c`` being the gain the earlier level-preserving steps left on the signal. The resynthesis is
+then ``r = c · effect(y / g)`` (the effect re-applied to exactly what the inverse produced, at the level it ran on),
+so an exact inverse still resynthesises its input exactly; the identity ``y`` is compared at the matched level. Every statistic is a running sum over blocks, so the checks
 hold no more than a block of any signal: :class:`LevelAccumulator` and :class:`RemovalCheck` take blocks (the
 streaming pipeline feeds them), :func:`measure_levels` and :func:`check_removal` take whole tensors.
 """
@@ -138,9 +143,13 @@ class Resynthesizer:
             :func:`deconstruct.effects.render.render_chain` does).
         gain: the block is multiplied by ``gain`` before the effect and divided after (a compressor threshold
             placed outside the catalog range is rendered on a scaled signal: the compressor is scale-equivariant).
+        level_match: the level-preserving removal's gain ``g`` (the block is divided by it before the effect).
+        carried: the gain ``c`` earlier level-preserving steps left on the step's input (the render is multiplied
+            by it), so ``r = c · effect(block / g)``.
     """
 
-    def __init__(self, effect: Effect, sample_rate: int, channels: int, gain: float = 1.0) -> None:
+    def __init__(self, effect: Effect, sample_rate: int, channels: int, gain: float = 1.0,
+                 level_match: float = 1.0, carried: float = 1.0) -> None:
         import pedalboard
 
         from deconstruct.effects.render import pedalboard_plugins
@@ -148,17 +157,18 @@ class Resynthesizer:
         groups = [list(range(channels))] if channels <= 2 else [[c] for c in range(channels)]
         self.boards = [(group, pedalboard.Pedalboard(pedalboard_plugins(effect))) for group in groups]
         self.sample_rate, self.gain = float(sample_rate), float(gain)
+        self.before, self.after = float(gain) / float(level_match), float(carried) / float(gain)
 
     def __call__(self, block: torch.Tensor) -> torch.Tensor:
         """Shape: ``[channels, n]`` → same (float32)."""
-        audio = block.detach().cpu().numpy().astype(np.float32) * np.float32(self.gain)
+        audio = block.detach().cpu().numpy().astype(np.float32) * np.float32(self.before)
         out = np.empty_like(audio)
         for group, board in self.boards:
             part = np.ascontiguousarray(audio[group])
             length = part.shape[-1]
             padded = np.pad(part, ((0, 0), (0, max(0, part.shape[0] + 1 - length))))  # never guess the layout
             out[group] = board(padded, self.sample_rate, reset=False)[:, :length]
-        return torch.from_numpy(out / np.float32(self.gain))
+        return torch.from_numpy(out * np.float32(self.after))
 
 
 class _SpectralSums:
@@ -301,7 +311,8 @@ class RemovalCheck:
 
 
 def check_removal(stem: StemLevels, before: torch.Tensor, after: torch.Tensor, sample_rate: int,
-                  effect: Effect | None, gain: float = 1.0, block_s: float = BLOCK_S) -> CheckResult:
+                  effect: Effect | None, gain: float = 1.0, block_s: float = BLOCK_S, level_match: float = 1.0,
+                  carried: float = 1.0) -> CheckResult:
     """The checks of one removal step on whole tensors (iterated in blocks; see the module docstring).
 
     Args:
@@ -312,12 +323,15 @@ def check_removal(stem: StemLevels, before: torch.Tensor, after: torch.Tensor, s
         effect: the estimated effect to re-apply, or ``None`` when it cannot be.
         gain: see :class:`Resynthesizer`.
         block_s: block length, s.
+        level_match: a level-preserving removal's gain (see :class:`Resynthesizer`).
+        carried: the gain earlier level-preserving steps left on ``before`` (see :class:`Resynthesizer`).
     """
     if before.shape != after.shape or before.dim() != 2:
         raise ValueError(f"before and after must share one [channels, samples] shape, got "
                          f"{tuple(before.shape)} and {tuple(after.shape)}")
     channels = before.shape[0]
-    resynthesizer = Resynthesizer(effect, sample_rate, channels, gain) if effect is not None else None
+    resynthesizer = (Resynthesizer(effect, sample_rate, channels, gain, level_match, carried)
+                     if effect is not None else None)
     check = RemovalCheck(stem, sample_rate, channels, resynthesizer)
     step = max(1, int(block_s * sample_rate))
     for start in _blocks(before.shape[-1], sample_rate, block_s):

@@ -17,10 +17,20 @@ delay       IIR inverse, period refined around the hint     blind cepstral estim
 reverb      network                                         network
 limiter     inverse of both stages and the makeup gain      network (gain curve) if any, else pass-through
 ==========  ==============================================  ==============================================
+
+Level convention. EQ, delay, reverb and chorus removals keep absolute levels: their output is the dry signal at
+the level the effect received it. Compressor, limiter and distortion removals are *level-preserving*
+(:data:`LEVEL_PRESERVING`): a mix engineer sets the makeup or output gain after these effects freely, so the level
+the effect received is not identifiable from a mix; these removals restore the effect's shape and return the dry
+estimate at the level of the signal they were given. The remover (:mod:`deconstruct.removal.remover`) multiplies the
+inverse's output by one scalar, :func:`level_match_gain` (the ratio of the active RMS levels of
+:mod:`deconstruct.effects.level_reference`, running sums over blocks), before any check runs, and records it in the
+step as ``level_match_db``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,18 +40,23 @@ from torch import nn
 
 from deconstruct.audio import resample
 from deconstruct.effects.catalog import EFFECT_NAMES, effect_spec
+from deconstruct.effects.level_reference import active_rms_db
 from deconstruct.models.loading import check_finite_output
 from deconstruct.removal import dsp
 from deconstruct.streaming import TensorReader, overlap_add
 
 __all__ = [
+    "LEVEL_PRESERVING",
     "EffectRemoval",
     "Removal",
     "build_removal",
     "catalog_params",
+    "level_match_gain",
 ]
 
 PASS_THROUGH = "pass-through"
+LEVEL_PRESERVING = ("compressor", "distortion", "limiter")
+"""Effects whose removal returns the dry estimate at the level of its input (see the module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -53,19 +68,39 @@ class Removal:
         method: ``"dsp"`` (signal-processing inverse), ``"neural"`` or ``"pass-through"`` (left unchanged).
         params: the parameters the method used, physical units (given, estimated, or defaults).
         note: why a method was chosen when it is not the obvious one (missing parameters, no echo found).
+        level_match_db: for a level-preserving removal (:data:`LEVEL_PRESERVING`), the gain (dB) that put the
+            inverse's output at its input's active RMS level; ``None`` for the others and for a pass-through.
     """
 
     name: str
     method: str
     params: Mapping[str, float] = field(default_factory=dict)
     note: str = ""
+    level_match_db: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
+        """A JSON-ready dict (``level_match_db`` only when the removal is level-preserving)."""
         data: dict[str, Any] = {"name": self.name, "method": self.method, "params": dict(self.params)}
+        if self.level_match_db is not None:
+            data["level_match_db"] = round(self.level_match_db, 3)
         if self.note:
             data["note"] = self.note
         return data
+
+
+def level_match_gain(reference: torch.Tensor, signal: torch.Tensor, sample_rate: int) -> float:
+    """The one scalar gain that brings ``signal``'s active RMS level to ``reference``'s.
+
+    Both levels are :func:`deconstruct.effects.level_reference.active_rms_db` (running sums over 0.4 s blocks, so a
+    long stem costs no extra memory). When either signal is silent the gain is 1.
+
+    Shape:
+        reference, signal: ``[channels, samples]`` each (lengths may differ).
+    """
+    target, level = active_rms_db(reference, sample_rate), active_rms_db(signal, sample_rate)
+    if not (math.isfinite(target) and math.isfinite(level)):
+        return 1.0
+    return 10.0 ** ((target - level) / 20.0)
 
 
 EffectRemoval = Callable[[torch.Tensor, int, Mapping[str, float]], "tuple[torch.Tensor, Removal]"]

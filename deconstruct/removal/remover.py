@@ -21,7 +21,17 @@ rejected step leaves its input as it was, with a note; given the analyzer (``rea
 also leave an effect that the analysis no longer detects on the dry estimate (re-analysis: an exact inverse always
 resynthesises its input, so this is what catches a false detection). ``"record"`` measures the same checks and
 keeps every step; ``"off"`` (the default of this low-level stage, which evaluation uses to measure the removers themselves) runs no
-check. Compressor and limiter thresholds given relative to the level (``threshold_rel_db``, from the analysis) are
+check.
+
+Levels: compressor, limiter and distortion removals are level-preserving (a mix sets the gain after these effects
+freely, so the level they were applied at is not identifiable): the inverse's output is multiplied by one scalar,
+:func:`~deconstruct.removal.effect_removers.level_match_gain`, so it sits at the active RMS level of the step's
+input; the gain is part of the removal, fixed before any check runs, and recorded as the step's ``level_match_db``.
+A later level-preserving inverse runs on the signal with that gain divided out again (the inverses of a chain stay
+exact), and the resynthesis check re-applies each effect at the level its inverse ran on
+(:mod:`deconstruct.removal.checks`). EQ, delay, reverb and chorus removals keep absolute levels.
+
+Compressor and limiter thresholds given relative to the level (``threshold_rel_db``, from the analysis) are
 placed on the signal each inverse runs on: its active RMS level plus the relative threshold.
 """
 
@@ -30,7 +40,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -46,12 +56,14 @@ from deconstruct.models.registry import ResolvedModel, default_model, resolve
 from deconstruct.models.removal_nets import build_removal_net
 from deconstruct.removal.checks import CheckResult, StemLevels, check_removal, measure_levels
 from deconstruct.removal.effect_removers import (
+    LEVEL_PRESERVING,
     PASS_THROUGH,
     EffectRemoval,
     NetRunner,
     Removal,
     build_removal,
     catalog_params,
+    level_match_gain,
 )
 
 __all__ = ["CHECKS", "DSP_ONLY", "MODES", "REMOVE_POLICIES", "EffectRemover", "RemovalResult", "RemovalStep", "dsp_only_config",
@@ -235,12 +247,15 @@ class EffectRemover:
         samples, rate = audio.samples, audio.sample_rate
         steps: list[RemovalStep] = []
         stem_levels: StemLevels | None = None
+        carried = 1.0  # the dry estimate so far is `carried` times the chain of inverses (level-preserving steps)
         for name in reversed(EFFECT_NAMES):
             if name not in chosen:
                 continue
+            preserving = name in LEVEL_PRESERVING
+            given = samples / carried if preserving and carried != 1.0 else samples
             estimated = dict(chosen[name].params) if isinstance(chosen[name], EffectEstimate) else {}
-            params, gain, placement = _place_threshold(name, estimated, samples, rate)
-            out, removal = self.removers[name](samples * gain if gain != 1.0 else samples, rate, params)
+            params, gain, placement = _place_threshold(name, estimated, given, rate)
+            out, removal = self.removers[name](given * gain if gain != 1.0 else given, rate, params)
             if removal.method != PASS_THROUGH and gain != 1.0:
                 out = out / gain
             if not bool(torch.isfinite(out).all()):
@@ -249,15 +264,21 @@ class EffectRemover:
             if removal.method == PASS_THROUGH:
                 steps.append(RemovalStep(removal, kept=False))
                 continue
+            match = 1.0
+            if preserving:  # the removal's level convention, fixed before any check runs
+                match = level_match_gain(samples, out, rate)
+                out = out * match
+                removal = replace(removal, level_match_db=20.0 * math.log10(match))
             out = out.to(torch.float32)
             effect = _effect_to_check(name, removal.params, estimated)
             recorded = _with_placement(removal, placement)
             if checks == "off":
-                samples = out
+                samples, carried = out, match if preserving else carried
                 steps.append(RemovalStep(recorded, kept=True))
                 continue
             stem_levels = stem_levels or measure_levels(audio.samples, rate)
-            result = check_removal(stem_levels, samples, out, rate, effect, gain)
+            result = check_removal(stem_levels, samples, out, rate, effect, gain, level_match=match,
+                                   carried=carried if preserving else 1.0)
             enforced = checks == "enforce"
             kept = result.passed or not enforced
             if not kept:
@@ -267,7 +288,7 @@ class EffectRemover:
                 recorded = _noted(recorded, "kept although it failed its checks (checks not enforced): "
                                   + "; ".join(result.failures()))
             if kept:
-                samples = out
+                samples, carried = out, match if preserving else carried
             steps.append(RemovalStep(recorded, kept, result, enforced))
         changed = any(step.kept for step in steps)
         result = RemovalResult(Audio(samples.contiguous(), rate) if changed else audio, tuple(steps))
@@ -342,11 +363,11 @@ def _with_placement(removal: Removal, placement: Mapping[str, float]) -> Removal
               "threshold_rel_db": placement["threshold_rel_db"]}
     note = (f"threshold placed at {placement['threshold_db']:.1f} dBFS, {placement['threshold_rel_db']:+.1f} dB "
             f"re the signal's active RMS level {placement['level_db']:.1f} dBFS")
-    return _noted(Removal(removal.name, removal.method, params, removal.note), note)
+    return _noted(replace(removal, params=params), note)
 
 
 def _noted(removal: Removal, note: str) -> Removal:
-    return Removal(removal.name, removal.method, removal.params, "; ".join(n for n in (removal.note, note) if n))
+    return replace(removal, note="; ".join(n for n in (removal.note, note) if n))
 
 
 def _effect_to_check(name: str, used: Mapping[str, float], estimated: Mapping[str, float]) -> Effect | None:

@@ -4,7 +4,9 @@ For each effect (RemFX-style ranges) and each `eval`-split dry recording, a rand
 recording, levelled to a random RMS in the data engine's range; the remover then undoes it with the true
 parameters (``checks="off"``: the raw inverse; ``checks="enforce"``: the safe policy). A second case applies the
 same removal to the *dry* recording (a false detection). Printed per effect: how often the checks keep the
-removal, the raw inverse's loudness change, and the SI-SDR gain over the wet input with and without the checks.
+removal, the raw inverse's loudness change, the SI-SDR gain over the wet input with and without the checks (and
+over the kept removals alone), the lowest SI-SDR of a kept false removal against the dry input it changed
+(untouched would be infinite), and the median gain of the level-preserving removals (``level_match_db``).
 With ``--reanalyze`` the safe policy's re-analysis check runs too (the shipped analyzer on each dry estimate).
 
 Usage::
@@ -85,6 +87,10 @@ def measure(remover: EffectRemover, cases: int, seconds: float, seed: int, reana
                     "raw_loudness_change_lu": loudness_lufs(Audio(raw, RATE)) - loudness_lufs(Audio(wet, RATE)),
                     "raw_gain_db": float(si_sdr(dry, raw).mean()) - base,
                     "safe_gain_db": float(si_sdr(dry, safe.audio.samples).mean()) - base,
+                    "kept_gain_db": float(si_sdr(dry, safe.audio.samples).mean()) - base if safe.applied else None,
+                    "false_si_sdr": float(si_sdr(dry, false.audio.samples).mean()) if false.applied else None,
+                    "level_match_db": [s.removal.level_match_db for s in safe.steps
+                                       if s.removal.level_match_db is not None],
                     "reason": safe.steps[0].removal.note if safe.steps and not safe.applied else "",
                 })
     return rows
@@ -108,8 +114,9 @@ def main() -> None:
     print(f"{len(eval_dry_recordings())} eval dry recordings x {args.cases} settings per effect, oracle parameters, "
           f"removal model {args.model}{', with re-analysis' if args.reanalyze else ''}")
     print("| effect | kept by the checks | kept on dry input (false detection) | raw inverse loudness change "
-          "(median, LU) | SI-SDR gain raw | SI-SDR gain safe |")
-    print("|---|---|---|---|---|---|")
+          "(median, LU) | SI-SDR gain raw | SI-SDR gain safe | SI-SDR gain of the kept | lowest SI-SDR of a kept false "
+          "removal vs its dry input | level match (median, dB) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name in EFFECTS:
         mine = [r for r in rows if r["effect"] == name]
         kept = sum(r["kept"] for r in mine)
@@ -117,8 +124,14 @@ def main() -> None:
         change = float(np.median([r["raw_loudness_change_lu"] for r in mine]))
         raw = float(np.mean([r["raw_gain_db"] for r in mine]))
         safe = float(np.mean([r["safe_gain_db"] for r in mine]))
+        gains = [r["kept_gain_db"] for r in mine if r["kept_gain_db"] is not None]
+        matches = [m for r in mine for m in r["level_match_db"]]
+        kept_gain = f"{float(np.mean(gains)):+.2f} dB" if gains else "-"
+        match = f"{float(np.median(matches)):+.1f}" if matches else "-"
+        falses = [r["false_si_sdr"] for r in mine if r["false_si_sdr"] is not None]
+        worst = f"{min(falses):.1f} dB" if falses else "-"
         print(f"| {name} | {kept}/{len(mine)} | {false}/{len(mine)} | {change:+.1f} | {raw:+.2f} dB | "
-              f"{safe:+.2f} dB |")
+              f"{safe:+.2f} dB | {kept_gain} | {worst} | {match} |")
     reasons: dict[str, int] = {}
     for row in rows:
         for failure in ("resynthesis", "loudness", "RMS", "peak"):
