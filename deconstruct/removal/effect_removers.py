@@ -244,14 +244,16 @@ class DistortionRemoval(_Removal):
 
     The inverse runs only on audio that looks saturated (:func:`deconstruct.removal.dsp.saturation` at least
     ``min_saturation``, chosen on training data), so a wrong detection on clean audio with loud peaks does no harm.
-    When the drive is given (an estimate with parameters) the bar is ``given_factor`` times lower: a distortion
-    left in place ruins the level every earlier inverse relies on.
+    When the drive is given (an estimate with parameters) the bar is ``given_factor`` times that (1 by default: the
+    removal is level-preserving, so a given drive no longer decides the output level, and a lower bar only let
+    removals through on clean audio: on the `train` dry recordings with the true drive, a bar of 0.1 kept 6 of 21
+    false removals and 1 kept 3, with the same 3 of 21 genuine removals kept).
     """
 
     description = "atanh inverse when the audio is saturated"
 
     def __init__(self, default_drive_db: float = 16.5, max_abs: float = 0.999, min_saturation: float = 0.003,
-                 given_factor: float = 0.1) -> None:
+                 given_factor: float = 1.0) -> None:
         super().__init__("distortion")
         self.default_drive_db, self.max_abs = float(default_drive_db), float(max_abs)
         self.min_saturation, self.given_factor = float(min_saturation), float(given_factor)

@@ -7,7 +7,9 @@ same removal to the *dry* recording (a false detection). Printed per effect: how
 removal, the raw inverse's loudness change, the SI-SDR gain over the wet input with and without the checks (and
 over the kept removals alone), the lowest SI-SDR of a kept false removal against the dry input it changed
 (untouched would be infinite), and the median gain of the level-preserving removals (``level_match_db``).
-With ``--reanalyze`` the safe policy's re-analysis check runs too (the shipped analyzer on each dry estimate).
+With ``--reanalyze`` the safe policy's re-analysis check runs too (the shipped analyzer on each dry estimate), and
+the false removals kept are split by whether the analyzer detects the effect on the dry input at all (only those
+reach a removal in the pipeline).
 
 Usage::
 
@@ -89,6 +91,8 @@ def measure(remover: EffectRemover, cases: int, seconds: float, seed: int, reana
                     "safe_gain_db": float(si_sdr(dry, safe.audio.samples).mean()) - base,
                     "kept_gain_db": float(si_sdr(dry, safe.audio.samples).mean()) - base if safe.applied else None,
                     "false_si_sdr": float(si_sdr(dry, false.audio.samples).mean()) if false.applied else None,
+                    "false_detected": bool(reanalyze is not None and false.applied
+                                           and reanalyze(Audio(dry, RATE))[name].decision == "detected"),
                     "level_match_db": [s.removal.level_match_db for s in safe.steps
                                        if s.removal.level_match_db is not None],
                     "reason": safe.steps[0].removal.note if safe.steps and not safe.applied else "",
@@ -130,7 +134,9 @@ def main() -> None:
         match = f"{float(np.median(matches)):+.1f}" if matches else "-"
         falses = [r["false_si_sdr"] for r in mine if r["false_si_sdr"] is not None]
         worst = f"{min(falses):.1f} dB" if falses else "-"
-        print(f"| {name} | {kept}/{len(mine)} | {false}/{len(mine)} | {change:+.1f} | {raw:+.2f} dB | "
+        detected = sum(r["false_detected"] for r in mine)
+        false_cell = f"{false}/{len(mine)}" + (f" ({detected} detected by the analysis)" if reanalyze else "")
+        print(f"| {name} | {kept}/{len(mine)} | {false_cell} | {change:+.1f} | {raw:+.2f} dB | "
               f"{safe:+.2f} dB | {kept_gain} | {worst} | {match} |")
     reasons: dict[str, int] = {}
     for row in rows:

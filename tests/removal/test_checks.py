@@ -93,9 +93,9 @@ def test_removals_that_keep_absolute_levels_record_no_level_match(remover):
 def test_a_chain_of_level_preserving_removals_stays_exact(remover):
     """Compressor then distortion: the compressor's inverse runs on the distortion inverse's own level."""
     compressor = {"threshold_db": -20.0, "ratio": 3.0, "attack_ms": 5.0, "release_ms": 100.0}
-    dry = dry_signal(2.0) * 6.0
-    wet = render_chain(dry, RATE, Chain((Effect("compressor", compressor), Effect("distortion", {"drive_db": 10.0}))))
-    estimates = [EffectEstimate("compressor", 0.9, compressor), EffectEstimate("distortion", 0.9, {"drive_db": 10.0})]
+    dry = dry_signal(2.0)
+    wet = render_chain(dry, RATE, Chain((Effect("compressor", compressor), Effect("distortion", {"drive_db": 20.0}))))
+    estimates = [EffectEstimate("compressor", 0.9, compressor), EffectEstimate("distortion", 0.9, {"drive_db": 20.0})]
     result = remover.remove(Audio(wet, RATE), estimates, checks="record")
     assert result.applied == ("distortion", "compressor")
     assert all(step.check.resynthesis["improvement_db"] > 40.0 for step in result.steps)
