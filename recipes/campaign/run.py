@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                    "clean-recording banks the same model keeps training on) exceed the 64 MiB that can be carried, "
                    "and rendering it on the accelerator needs the CPU-only effect renderers; train the analyzer with "
                    "recipes/effect_classifier/separated.yaml on a CPU run"}
-    record["seconds"] = round(time.monotonic() - started, 1)
+    record["seconds"] = round(time.monotonic() - started, 3)
     C.write_json(args.out / "campaign.json", record)
     log(f"done in {record['seconds']} s; winners: {', '.join(winners) or 'none'}")
     log_file.close()
