@@ -150,7 +150,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     choice = choose(args.model, args.model_repo, args.model_config)
     if not args.quiet:
-        print(f"deconstruct: separator {choice.model or 'shipped default'} ({choice.reason})", file=sys.stderr)
+        print(f"deconstruct: separator {choice.model or runner_default_name()}: {choice.reason}", file=sys.stderr)
     runner = Deconstructor(args.model, stages=stages, device=args.device, shifts=args.shifts, chunk_s=args.chunk,
                            analysis_model=args.analysis_model, removal_model=args.removal_model, upmix=upmix,
                            placement=args.placement, hrtf=args.hrtf, remix=args.remix, model_repo=args.model_repo,
@@ -193,6 +193,13 @@ class Terminated(KeyboardInterrupt):
 
 def _terminate(signum, frame) -> None:
     raise Terminated()
+
+
+def runner_default_name() -> str:
+    """The shipped default separation model's name (what runs when no --model is given)."""
+    from deconstruct.models.registry import default_model
+
+    return default_model("separation")
 
 
 def main(argv: list[str] | None = None) -> int:
