@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         candidate = C.evaluate(net, cases, device)
         beats = (candidate.get("gain_db", 0.0) > shipped.get("gain_db", 0.0) + 0.1
                  and candidate.get("lacks_max_loss_db", 0.0) <= 1.0)
-        entry.update(steps=steps, seconds=round(seconds, 1), candidate=candidate, beats_shipped=beats,
+        entry.update(steps=steps, seconds=round(seconds, 3), candidate=candidate, beats_shipped=beats,
                      eval_data=f"eval split: {len(cases)} cases of {settings['eval_s']} s")
         save(net, steps)
         log(f"{effect}: {steps} steps, candidate {candidate}, shipped {shipped}, beats shipped: {beats}")

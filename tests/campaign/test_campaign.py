@@ -35,7 +35,7 @@ def test_smoke_campaign_runs_without_soundfile_or_pedalboard(bundle_file, tmp_pa
     record = json.loads((out / "campaign.json").read_text())
     for effect in ("reverb", "chorus"):
         entry = record["models"][f"removal/{effect}"]
-        assert entry["steps"] == 3 and entry["seconds"] > 0
+        assert entry["steps"] == 3 and entry["seconds"] >= 0
         assert {"gain_db", "lacks_max_loss_db"} <= set(entry["candidate"]) and "gain_db" in entry["shipped"]
         assert isinstance(entry["beats_shipped"], bool)
         assert (out / f"{effect}-candidate.pt").is_file()
