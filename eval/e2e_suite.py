@@ -62,6 +62,7 @@ import pandas as pd
 import torch
 
 from deconstruct.audio import Audio, load_audio
+from deconstruct.data.datasets.separated import tiled
 from deconstruct.effects.catalog import EFFECT_NAMES, ParamSpec, effect_spec
 from deconstruct.effects.chain import Chain, sample_chain
 from deconstruct.errors import InputError
@@ -166,13 +167,7 @@ def stem_role(relative: str) -> str:
 
 def arranged(recording: torch.Tensor, length: int, rng: np.random.Generator) -> torch.Tensor:
     """``recording [samples]`` repeated with random gaps (and a random lead-in) to fill ``length`` samples."""
-    out = torch.zeros(length)
-    position = int(rng.uniform(0.0, GAP_S[1]) * SAMPLE_RATE)
-    while position < length:
-        piece = recording[: length - position]
-        out[position:position + piece.shape[0]] = piece
-        position += recording.shape[0] + int(rng.uniform(*GAP_S) * SAMPLE_RATE)
-    return out
+    return tiled(recording, length, SAMPLE_RATE, rng, GAP_S)
 
 
 def make_song(name: str, sources: Mapping[str, str | Path | Audio], rirs: Sequence[str | Path], duration_s: float,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,8 @@ def resumed_step(folder: str | Path) -> int:
     if path is None:
         return 0
     try:
-        return int(torch.load(path, map_location="cpu", weights_only=False).get("global_step", 0))
-    except Exception:  # a truncated file: the run starts over
+        return int(torch.load(path, map_location="cpu", weights_only=True).get("global_step", 0))
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError):  # truncated or foreign: the run starts over
         return 0
 
 
